@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""scikit-learn reference baselines for `moderate`.
+
+Fits one tf-idf + logistic-regression model per label (`abusive`, `violent`) on the
+training split and reports dev ROC-AUC and average precision, the wall time of
+vectorising + fitting, and the peak resident set size of the process.
+
+Rows whose label is -1 (not labelled by their source dataset) are skipped for that
+label, in both train and dev; they are not treated as negatives.
+
+Pipelines:
+  word      TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+            + LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+  wordchar  FeatureUnion(word tf-idf as above,
+                         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                         min_df=2, sublinear_tf=True))
+            + LogisticRegression(C=4, class_weight="balanced", max_iter=1000)
+
+Usage (from the repository root):
+  python3 scripts/baselines/sklearn_baseline.py --pipeline word
+  python3 scripts/baselines/sklearn_baseline.py --pipeline wordchar --json
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+LABELS = ("abusive", "violent")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data"
+
+
+def read_corpus(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read `id,source,text,abusive,violent` CSV; return texts and label arrays (-1 kept)."""
+    csv.field_size_limit(sys.maxsize)
+    texts: list[str] = []
+    labels: dict[str, list[int]] = {name: [] for name in LABELS}
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("text", *LABELS) if c not in (reader.fieldnames or [])]
+        if missing:
+            sys.exit(f"error: {path} lacks column(s) {', '.join(missing)}")
+        for row in reader:
+            texts.append(row["text"])
+            for name in LABELS:
+                labels[name].append(int(row[name]))
+    return texts, {name: np.asarray(values, dtype=np.int8) for name, values in labels.items()}
+
+
+def word_tfidf() -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+
+
+def build(pipeline: str) -> Pipeline:
+    if pipeline == "word":
+        features = word_tfidf()
+        classifier = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    elif pipeline == "wordchar":
+        features = FeatureUnion(
+            [
+                ("word", word_tfidf()),
+                (
+                    "char",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True
+                    ),
+                ),
+            ]
+        )
+        classifier = LogisticRegression(C=4, class_weight="balanced", max_iter=1000)
+    else:  # argparse restricts the choices
+        raise ValueError(pipeline)
+    return Pipeline([("features", features), ("clf", classifier)])
+
+
+def peak_rss_mib() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=Path, default=DEFAULT_DATA / "train.csv",
+                        help="training CSV (default: ../shared/data/train.csv from repo root)")
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DATA / "dev.csv",
+                        help="dev CSV (default: ../shared/data/dev.csv from repo root)")
+    parser.add_argument("--pipeline", choices=("word", "wordchar"), default="word",
+                        help="feature pipeline (default: word)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args()
+
+    train_texts, train_labels = read_corpus(args.train)
+    dev_texts, dev_labels = read_corpus(args.dev)
+
+    results = []
+    total_fit = 0.0
+    for name in LABELS:
+        tr = np.flatnonzero(train_labels[name] >= 0)
+        dv = np.flatnonzero(dev_labels[name] >= 0)
+        x_train = [train_texts[i] for i in tr]
+        y_train = train_labels[name][tr]
+        x_dev = [dev_texts[i] for i in dv]
+        y_dev = dev_labels[name][dv]
+
+        model = build(args.pipeline)
+        start = time.perf_counter()
+        model.fit(x_train, y_train)  # vectoriser fit + transform + logistic fit
+        fit_seconds = time.perf_counter() - start
+        total_fit += fit_seconds
+
+        start = time.perf_counter()
+        scores = model.predict_proba(x_dev)[:, list(model.classes_).index(1)]
+        score_seconds = time.perf_counter() - start
+
+        results.append(
+            {
+                "label": name,
+                "train_rows": int(len(tr)),
+                "train_positives": int(y_train.sum()),
+                "dev_rows": int(len(dv)),
+                "dev_positives": int(y_dev.sum()),
+                "n_features": int(model.named_steps["clf"].coef_.shape[1]),
+                "n_iter": int(model.named_steps["clf"].n_iter_[0]),
+                "roc_auc": float(roc_auc_score(y_dev, scores)),
+                "average_precision": float(average_precision_score(y_dev, scores)),
+                "fit_seconds": fit_seconds,
+                "dev_score_seconds": score_seconds,
+            }
+        )
+
+    report = {
+        "pipeline": args.pipeline,
+        "train": str(args.train),
+        "dev": str(args.dev),
+        "labels": results,
+        "fit_seconds_total": total_fit,
+        "peak_rss_mib": peak_rss_mib(),
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"pipeline {args.pipeline}  (scikit-learn {sklearn.__version__}, python {platform.python_version()})")
+        print(f"{'label':<8} {'train':>7} {'pos':>6} {'dev':>6} {'pos':>5} {'features':>9} "
+              f"{'ROC-AUC':>8} {'AP':>7} {'fit s':>7}")
+        for r in results:
+            print(f"{r['label']:<8} {r['train_rows']:>7} {r['train_positives']:>6} {r['dev_rows']:>6} "
+                  f"{r['dev_positives']:>5} {r['n_features']:>9} {r['roc_auc']:>8.4f} "
+                  f"{r['average_precision']:>7.4f} {r['fit_seconds']:>7.1f}")
+        print(f"vectorise+fit total: {total_fit:.1f} s   peak RSS: {report['peak_rss_mib']:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+//! `moderate info`: the model card.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `moderate info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Model file (default: the built-in default model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Print the card as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `moderate info`.
+pub fn run(args: InfoArgs) -> Result<ExitCode> {
+    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let t = &model.training;
+    if args.json {
+        let card = serde_json::json!({
+            "format_version": crate::model::FORMAT_VERSION,
+            "analyzer": model.analyzer,
+            "ngrams": model.features.ngrams,
+            "features": model.features.len(),
+            "training": t,
+            "labels": model.labels.iter().map(|l| serde_json::json!({
+                "name": l.name,
+                "definition": l.definition,
+                "threshold": l.threshold,
+                "threshold_rule": l.threshold_rule,
+                "calibration": l.calibration,
+                "alpha": l.settings.alpha,
+                "positive_repeat": l.positive_repeat,
+                "cross_validation": l.cross_validation,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&card)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("moderate model (format {})", crate::model::FORMAT_VERSION);
+    println!(
+        "trained by moderate {} on {} ({} comments), seed {}",
+        t.moderate_version,
+        t.data_files.join(", "),
+        t.rows,
+        t.seed
+    );
+    if !t.sources.is_empty() {
+        let s: Vec<String> = t.sources.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("sources: {}", s.join(", "));
+    }
+    println!(
+        "features: {} selected of {} candidates (min df {}); word bigrams {}, char n-grams {}",
+        model.features.len(),
+        t.candidate_features,
+        t.min_df,
+        model.features.ngrams.word_bigrams,
+        model
+            .features
+            .ngrams
+            .char_ngrams
+            .map_or("off".to_string(), |(a, b)| format!("{a}-{b}"))
+    );
+    for l in &model.labels {
+        let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
+        println!("\nlabel `{}`: {}", l.name, l.definition);
+        println!(
+            "  trained on {} positive, {} negative ({} unlabelled rows skipped); positives repeated {}x; alpha {}",
+            c[0], c[1], c[2], l.positive_repeat, l.settings.alpha
+        );
+        println!("  threshold {:.3}: {}", l.threshold, l.threshold_rule);
+        if let Some(cv) = &l.cross_validation {
+            println!(
+                "  cross-validation: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
+                cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

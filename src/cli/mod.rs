@@ -1,0 +1,143 @@
+//! The command-line interface: argument definitions and dispatch.
+//!
+//! Exit codes follow grep: 0 success, 1 an internal failure, 2 a usage or
+//! input error (the message names the file and line). A closed stdout pipe
+//! (`moderate score big.csv | head`) ends the run quietly with 0.
+
+mod eval;
+mod info;
+mod output;
+mod score;
+mod train;
+
+use crate::io::{InputFormat, ReadOptions};
+use crate::model::Model;
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Flags abusive and violent-advocacy reader comments.
+#[derive(Debug, Parser)]
+#[command(name = "moderate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model on labelled comments.
+    Train(train::TrainArgs),
+    /// Evaluate a model on labelled comments.
+    Eval(eval::EvalArgs),
+    /// Score comments and flag them.
+    Score(score::ScoreArgs),
+    /// Show the model card: labels, training data, thresholds, metrics.
+    Info(info::InfoArgs),
+}
+
+/// How to read comment files (shared by train, eval and score).
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Input format (default: by file extension; stdin is sniffed).
+    #[arg(long = "input-format", value_name = "csv|jsonl|text")]
+    pub input_format: Option<InputFormat>,
+    /// Name of the column (CSV) or key (JSONL) holding the comment text.
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    pub text_column: String,
+    /// Name of the column or key holding the comment id.
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    pub id_column: String,
+}
+
+impl InputArgs {
+    /// Reader options for these arguments.
+    pub fn read_options(&self, labels: &[String], keep: &[String]) -> ReadOptions {
+        ReadOptions {
+            format: self.input_format,
+            text_column: self.text_column.clone(),
+            id_column: self.id_column.clone(),
+            label_columns: labels.to_vec(),
+            keep_columns: keep.to_vec(),
+        }
+    }
+}
+
+/// Loads `path`, or the built-in default model when `None`.
+pub fn load_model(path: Option<&Path>) -> crate::Result<Model> {
+    match path {
+        Some(p) => crate::model::load(p),
+        None => crate::default_model(),
+    }
+}
+
+/// Where a command writes: a file or stdout (`-` or none).
+pub fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn std::io::Write>> {
+    use anyhow::Context;
+    Ok(match path {
+        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        _ => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        )),
+    })
+}
+
+/// True when progress and colour may be shown on stderr.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Parses arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Info(a) => info::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => report_error(&e),
+    }
+}
+
+/// Prints an error chain and picks the exit code.
+fn report_error(e: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(e) {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("moderate: error: {e:#}");
+    let input = e.chain().any(|c| {
+        c.downcast_ref::<crate::Error>()
+            .is_some_and(crate::Error::is_input_error)
+            || c.downcast_ref::<UsageError>().is_some()
+    });
+    ExitCode::from(if input { 2 } else { 1 })
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(c.downcast_ref::<crate::Error>(),
+                Some(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A usage error detected after parsing (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);

@@ -1,0 +1,175 @@
+//! Writers for scored comments: JSON lines, CSV and a terminal table.
+
+use crate::model::{Contribution, Model};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Output formats of `score`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header: id, one score column per label, flags.
+    Csv,
+    /// An aligned table for reading in a terminal.
+    Table,
+}
+
+/// One scored comment, ready to write.
+#[derive(Debug, Clone)]
+pub struct ScoredRecord {
+    /// The comment's id.
+    pub id: String,
+    /// The comment text (used by the table format).
+    pub text: String,
+    /// Calibrated probabilities per label, in model order.
+    pub scores: Vec<f32>,
+    /// Flagged labels, in model order.
+    pub flags: Vec<usize>,
+    /// Whether the text was cut to the analysis limit.
+    pub truncated: bool,
+    /// Per label, the terms that raised its score most (with `--explain`).
+    pub explanations: Option<Vec<Vec<Contribution>>>,
+}
+
+#[derive(Serialize)]
+struct JsonTerm<'a> {
+    term: &'a str,
+    weight: f32,
+    spans: &'a [(usize, usize)],
+}
+
+#[derive(Serialize)]
+struct JsonRecord<'a> {
+    id: &'a str,
+    scores: BTreeMap<&'a str, f32>,
+    flags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<BTreeMap<&'a str, Vec<JsonTerm<'a>>>>,
+}
+
+/// Rounds a probability for output (4 decimals).
+fn round4(p: f32) -> f32 {
+    (p * 10_000.0).round() / 10_000.0
+}
+
+/// Writes records in one format.
+pub struct RecordWriter<'m> {
+    format: OutputFormat,
+    labels: Vec<&'m str>,
+    out: Box<dyn Write>,
+    wrote_header: bool,
+}
+
+impl<'m> RecordWriter<'m> {
+    /// A writer for `model`'s labels.
+    pub fn new(format: OutputFormat, model: &'m Model, out: Box<dyn Write>) -> Self {
+        Self {
+            format,
+            labels: model.label_names(),
+            out,
+            wrote_header: false,
+        }
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, r: &ScoredRecord) -> std::io::Result<()> {
+        match self.format {
+            OutputFormat::Jsonl => {
+                let record = JsonRecord {
+                    id: &r.id,
+                    scores: self
+                        .labels
+                        .iter()
+                        .zip(&r.scores)
+                        .map(|(&l, &s)| (l, round4(s)))
+                        .collect(),
+                    flags: r.flags.iter().map(|&i| self.labels[i]).collect(),
+                    truncated: r.truncated,
+                    explain: r.explanations.as_ref().map(|ex| {
+                        self.labels
+                            .iter()
+                            .zip(ex)
+                            .map(|(&l, terms)| {
+                                (
+                                    l,
+                                    terms
+                                        .iter()
+                                        .map(|t| JsonTerm {
+                                            term: &t.term,
+                                            weight: round4(t.weight),
+                                            spans: &t.spans,
+                                        })
+                                        .collect(),
+                                )
+                            })
+                            .collect()
+                    }),
+                };
+                serde_json::to_writer(&mut self.out, &record)?;
+                self.out.write_all(b"\n")
+            }
+            OutputFormat::Csv => {
+                if !self.wrote_header {
+                    self.wrote_header = true;
+                    writeln!(self.out, "id,{},flags,truncated", self.labels.join(","))?;
+                }
+                write_csv_field(&mut self.out, &r.id)?;
+                for s in &r.scores {
+                    write!(self.out, ",{:.4}", s)?;
+                }
+                let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
+                writeln!(self.out, ",{},{}", flags.join(";"), r.truncated)
+            }
+            OutputFormat::Table => {
+                if !self.wrote_header {
+                    self.wrote_header = true;
+                    write!(self.out, "{:<10}", "id")?;
+                    for l in &self.labels {
+                        write!(self.out, " {:>8}", l)?;
+                    }
+                    writeln!(self.out, "  {:<16} text", "flags")?;
+                }
+                write!(self.out, "{:<10}", truncate_chars(&r.id, 10))?;
+                for s in &r.scores {
+                    write!(self.out, " {:>8.3}", s)?;
+                }
+                let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
+                let text: String = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                writeln!(
+                    self.out,
+                    "  {:<16} {}",
+                    flags.join(","),
+                    truncate_chars(&text, 70)
+                )
+            }
+        }
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn truncate_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Writes `s` as one CSV field, quoted when needed.
+pub fn write_csv_field(out: &mut dyn Write, s: &str) -> std::io::Result<()> {
+    if s.contains([',', '"', '\n', '\r']) {
+        write!(out, "\"{}\"", s.replace('"', "\"\""))
+    } else {
+        out.write_all(s.as_bytes())
+    }
+}

@@ -1,0 +1,197 @@
+//! `moderate score`: score comments and flag them, streaming and in parallel.
+
+use super::output::{OutputFormat, RecordWriter, ScoredRecord};
+use super::train::parse_label_value;
+use super::{InputArgs, UsageError};
+use crate::io::CommentReader;
+use crate::model::Scores;
+use crate::pipeline;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `moderate score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Comments to score (CSV, JSONL or text; `-` or none = stdin).
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Model file (default: the built-in default model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
+    pub format: OutputFormat,
+    /// Write only comments flagged for at least one label.
+    #[arg(long)]
+    pub only_flagged: bool,
+    /// Override a label's threshold for this run, e.g. `violent=0.3`.
+    #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
+    pub thresholds: Vec<(String, f32)>,
+    /// Add the terms that raised each label's score, with byte spans.
+    #[arg(long)]
+    pub explain: bool,
+    /// Terms per label shown by --explain.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    /// Output file (default: stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Skip malformed records instead of stopping; they are listed in the
+    /// rejects file (or on stderr) with their line and reason.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Where --skip-bad writes rejected records (CSV: file,line,reason).
+    #[arg(long, value_name = "FILE", requires = "skip_bad")]
+    pub rejects: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+}
+
+/// Runs `moderate score`.
+pub fn run(args: ScoreArgs) -> Result<ExitCode> {
+    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
+    for (label, value) in &args.thresholds {
+        let i = model.label_index(label).ok_or_else(|| {
+            UsageError(format!(
+                "--threshold: the model has no label `{label}` (labels: {})",
+                model.label_names().join(", ")
+            ))
+        })?;
+        if !(0.0..=1.0).contains(value) {
+            return Err(
+                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
+            );
+        }
+        thresholds[i] = *value;
+    }
+    let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let opts = args.input_args.read_options(&[], &[]);
+    let reader = CommentReader::open(&input, &opts)
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let mut writer = RecordWriter::new(args.format, &model, super::open_output(args.out.as_ref())?);
+    let mut rejects: Option<Box<dyn Write>> = match &args.rejects {
+        Some(p) => {
+            let mut f = super::open_output(Some(p))?;
+            writeln!(f, "file,line,reason")?;
+            Some(f)
+        }
+        None => None,
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let (mut read, mut written, mut rejected, mut flagged, mut truncated) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let explain = args.explain;
+    let top = args.top;
+    let n_labels = model.labels.len();
+    let outcome = pipeline::ordered_map(
+        reader,
+        threads,
+        pipeline::DEFAULT_BATCH,
+        || (model.scorer(), Scores::default()),
+        |(scorer, scores), record| {
+            let comment = record.as_ref().ok()?;
+            scorer.score_into(&comment.text, scores);
+            let explanations = explain.then(|| {
+                (0..n_labels)
+                    .map(|l| scorer.explain(&comment.text, l, top))
+                    .collect()
+            });
+            Some((scores.clone(), explanations))
+        },
+        |record, result| -> Result<()> {
+            read += 1;
+            let comment = match record {
+                Ok(c) => c,
+                Err(e) => {
+                    if !args.skip_bad {
+                        return Err(anyhow::Error::new(e)
+                            .context("bad input record (use --skip-bad to skip such records)"));
+                    }
+                    rejected += 1;
+                    match &mut rejects {
+                        Some(f) => {
+                            let (file, line, reason) = describe(&e);
+                            super::output::write_csv_field(f.as_mut(), &file)?;
+                            write!(f, ",{line},")?;
+                            super::output::write_csv_field(f.as_mut(), &reason)?;
+                            writeln!(f)?;
+                        }
+                        None => eprintln!("moderate: skipped: {e}"),
+                    }
+                    return Ok(());
+                }
+            };
+            let Some((scores, explanations)) = result else {
+                return Ok(());
+            };
+            let flags: Vec<usize> = scores
+                .probabilities
+                .iter()
+                .zip(&thresholds)
+                .enumerate()
+                .filter(|(_, (p, t))| p >= t)
+                .map(|(i, _)| i)
+                .collect();
+            truncated += u64::from(scores.info.truncated);
+            if !flags.is_empty() {
+                flagged += 1;
+            }
+            if args.only_flagged && flags.is_empty() {
+                written += 1; // scored; deliberately not printed
+                return Ok(());
+            }
+            written += 1;
+            writer.write(&ScoredRecord {
+                id: comment.id,
+                text: comment.text,
+                scores: scores.probabilities,
+                flags,
+                truncated: scores.info.truncated,
+                explanations,
+            })?;
+            Ok(())
+        },
+    );
+    let flush = writer.flush().map_err(anyhow::Error::from);
+    if let Some(f) = rejects.as_mut() {
+        f.flush()?;
+    }
+    let summary = format!(
+        "moderate: {read} records read: {written} scored ({flagged} flagged{}), {rejected} rejected",
+        if truncated > 0 {
+            format!(
+                ", {truncated} truncated to {} bytes",
+                model.analyzer.max_bytes
+            )
+        } else {
+            String::new()
+        }
+    );
+    if rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
+        eprintln!("{summary}");
+    }
+    outcome?;
+    flush?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Splits an input error into (file, line, reason) for the rejects file.
+fn describe(e: &crate::Error) -> (String, u64, String) {
+    match e {
+        crate::Error::Input {
+            path,
+            line,
+            message,
+        } => (path.display().to_string(), *line, message.clone()),
+        other => (String::new(), 0, other.to_string()),
+    }
+}

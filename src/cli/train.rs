@@ -1,0 +1,270 @@
+//! `moderate train`: fit a model on labelled comments and write the model file.
+
+use super::{InputArgs, UsageError};
+use crate::features::NgramConfig;
+use crate::io::CommentReader;
+use crate::model::logistic::LogisticSettings;
+use crate::train::{Progress, ThresholdRule, TrainConfig};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `moderate train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled comments (CSV or JSONL; repeat for several files; `-` = stdin).
+    #[arg(long = "data", required = true, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Where to write the model file.
+    #[arg(long, value_name = "MODEL")]
+    pub out: PathBuf,
+    /// Labels to learn (default: every `abusive`/`violent` column present).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub labels: Option<Vec<String>>,
+    /// Cross-validation folds on the training data, used to calibrate
+    /// probabilities, choose thresholds and report per-fold ROC-AUC (0 = off).
+    #[arg(long = "cv", default_value_t = 3, value_name = "K")]
+    pub folds: u32,
+    /// Choose each threshold for this precision (on held-out folds).
+    #[arg(long, value_name = "P", conflicts_with = "target_recall")]
+    pub target_precision: Option<f64>,
+    /// Choose each threshold for this recall (on held-out folds).
+    /// Default: the threshold with the highest F1.
+    #[arg(long, value_name = "R")]
+    pub target_recall: Option<f64>,
+    /// Features kept by chi-square selection.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_features: usize,
+    /// Minimum number of training comments a feature must occur in.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub min_df: u32,
+    /// L2 penalty (like 1/C in scikit-learn).
+    #[arg(long, default_value_t = 0.25, value_name = "A")]
+    pub alpha: f32,
+    /// Most L-BFGS iterations per fit.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_iterations: u64,
+    /// Times each positive row of a label is repeated (class weighting),
+    /// e.g. `violent=9`; default round(sqrt(negatives/positives)).
+    #[arg(long = "positive-repeat", value_name = "LABEL=N", value_parser = parse_label_value::<u32>)]
+    pub positive_repeat: Vec<(String, u32)>,
+    /// Character n-grams inside word boundaries, lengths MIN-MAX, or `off`.
+    #[arg(long, value_name = "MIN-MAX|off", default_value = "2-5", value_parser = parse_range)]
+    pub char_ngrams: CharRange,
+    /// Normalise rows over the selected features only (default: n-grams
+    /// outside the selection also count in each row's l2 norm).
+    #[arg(long)]
+    pub norm_selected_only: bool,
+    /// Word unigrams only (no bigrams).
+    #[arg(long)]
+    pub no_bigrams: bool,
+    /// Mark words after a negation (`not`, `never`, ...) as negated.
+    #[arg(long)]
+    pub negation: bool,
+    /// Start linfa from zero instead of from the sparse pre-solve (slower;
+    /// for checking that both reach the same model).
+    #[arg(long)]
+    pub no_presolve: bool,
+    /// Seed for fold assignment.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Parses `label=value`.
+pub fn parse_label_value<T: std::str::FromStr>(s: &str) -> Result<(String, T), String>
+where
+    T::Err: std::fmt::Display,
+{
+    let (label, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected LABEL=VALUE, got `{s}`"))?;
+    let value = value
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad value in `{s}`: {e}"))?;
+    Ok((label.trim().to_string(), value))
+}
+
+/// A character n-gram range, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct CharRange(pub Option<(u8, u8)>);
+
+fn parse_range(s: &str) -> Result<CharRange, String> {
+    if s == "off" || s == "none" {
+        return Ok(CharRange(None));
+    }
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX such as 2-5, got `{s}`"))?;
+    let a: u8 = a.trim().parse().map_err(|e| format!("`{s}`: {e}"))?;
+    let b: u8 = b.trim().parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if a == 0 || a > b || b > 10 {
+        return Err(format!("`{s}`: need 1 <= MIN <= MAX <= 10"));
+    }
+    Ok(CharRange(Some((a, b))))
+}
+
+const KNOWN_LABELS: [&str; 2] = ["abusive", "violent"];
+
+/// Runs `moderate train`.
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let candidates: Vec<String> = match &args.labels {
+        Some(l) => l.clone(),
+        None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
+    };
+    let keep = vec!["source".to_string()];
+    let mut comments = Vec::new();
+    let mut found: Vec<String> = Vec::new();
+    let mut file_names = Vec::new();
+    for path in &args.data {
+        let opts = args.input.read_options(&candidates, &keep);
+        let mut reader = CommentReader::open(path, &opts)
+            .with_context(|| format!("cannot read training data {}", path.display()))?;
+        for record in reader.by_ref() {
+            comments.push(record?);
+        }
+        for l in reader.label_columns_found() {
+            if !found.contains(&l) {
+                found.push(l);
+            }
+        }
+        file_names.push(path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ));
+    }
+    let labels: Vec<String> = if let Some(l) = &args.labels {
+        if let Some(missing) = l.iter().find(|l| !found.contains(l)) {
+            return Err(UsageError(format!(
+                "label column `{missing}` not found in the training data"
+            ))
+            .into());
+        }
+        l.clone()
+    } else {
+        candidates
+            .into_iter()
+            .filter(|l| found.contains(l))
+            .collect()
+    };
+    if labels.is_empty() {
+        return Err(UsageError(
+            "no label columns (`abusive`, `violent`) in the training data; name them with --labels"
+                .into(),
+        )
+        .into());
+    }
+    let threshold = match (args.target_precision, args.target_recall) {
+        (Some(p), _) => ThresholdRule::Precision(p),
+        (_, Some(r)) => ThresholdRule::Recall(r),
+        _ => ThresholdRule::MaxF1,
+    };
+    let config = TrainConfig {
+        labels: labels.clone(),
+        analyzer: crate::text::AnalyzerConfig {
+            negation: args.negation,
+            ..Default::default()
+        },
+        ngrams: NgramConfig {
+            word_bigrams: !args.no_bigrams,
+            char_ngrams: args.char_ngrams.0,
+            norm_unselected: !args.norm_selected_only,
+        },
+        min_df: args.min_df,
+        max_features: args.max_features,
+        logistic: LogisticSettings {
+            alpha: args.alpha,
+            max_iterations: args.max_iterations,
+            presolve: !args.no_presolve,
+            ..Default::default()
+        },
+        positive_repeat: args
+            .positive_repeat
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>(),
+        folds: args.folds,
+        threshold,
+        seed: args.seed,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let show = super::stderr_is_terminal();
+    let progress = |p: Progress| {
+        if !show {
+            return;
+        }
+        match p {
+            Progress::Vectorizing { rows } => eprintln!("vectorising {rows} comments..."),
+            Progress::Vectorized {
+                features,
+                candidates,
+            } => eprintln!("selected {features} of {candidates} features; fitting..."),
+            Progress::FitDone {
+                label,
+                fold,
+                roc_auc,
+                done,
+                total,
+            } => match (fold, roc_auc) {
+                (Some(f), Some(a)) => {
+                    eprintln!(
+                        "[{done}/{total}] {label} fold {}: held-out ROC-AUC {a:.4}",
+                        f + 1
+                    )
+                }
+                _ => eprintln!("[{done}/{total}] {label}: final fit done"),
+            },
+        }
+    };
+    let (model, report) = crate::train::train(&comments, &file_names, &config, &progress)
+        .context("training failed")?;
+    crate::model::save(&model, &args.out)
+        .with_context(|| format!("cannot write model {}", args.out.display()))?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+
+    println!(
+        "trained on {} comments from {}",
+        comments.len(),
+        file_names.join(", ")
+    );
+    println!(
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>9}",
+        "label", "positive", "negative", "unlabelled", "repeat", "threshold", "cv_auc"
+    );
+    for l in &model.labels {
+        let c = report.rows.get(&l.name).copied().unwrap_or_default();
+        let auc = l
+            .cross_validation
+            .as_ref()
+            .map_or("-".to_string(), |cv| format!("{:.4}", cv.roc_auc));
+        println!(
+            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>9}",
+            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, auc
+        );
+        if let Some(cv) = &l.cross_validation {
+            let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
+            println!("  {} per-fold ROC-AUC: {}", l.name, folds.join(" "));
+        }
+    }
+    println!(
+        "features: {} (of {} candidates); vectorise {:.1}s, fit {:.1}s, total {:.1}s",
+        report.features,
+        model.training.candidate_features,
+        report.vectorize_seconds,
+        report.fit_seconds,
+        started.elapsed().as_secs_f64()
+    );
+    println!("wrote {} ({} bytes)", args.out.display(), size);
+    Ok(ExitCode::SUCCESS)
+}

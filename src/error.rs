@@ -1,0 +1,86 @@
+//! Typed errors for the `moderate` library.
+//!
+//! Every error that depends on input names what was wrong and, where it comes
+//! from a file, which file and line. The CLI adds context with `anyhow` and maps
+//! [`Error::is_input_error`] to exit code 2.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed at the operating-system level.
+    /// (The OS error is the `source`, shown by error-chain printers.)
+    #[error("{path}")]
+    Io {
+        /// The file involved (`-` for stdin/stdout).
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A record or header in an input file is malformed.
+    #[error("{path}:{line}: {message}")]
+    Input {
+        /// The file involved (`-` for stdin).
+        path: PathBuf,
+        /// 1-based line number where the problem starts (0 when not known).
+        line: u64,
+        /// What is wrong and, where possible, what to do about it.
+        message: String,
+    },
+
+    /// A model file could not be read: wrong format, version or damage.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The model file (or `<built-in>` for the embedded default).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// Training could not proceed with the data or settings given.
+    #[error("training: {0}")]
+    Training(String),
+
+    /// A setting is out of its valid range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds an [`Error::Input`] for `path` at `line`.
+    pub fn input(path: impl Into<PathBuf>, line: u64, message: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// Builds an [`Error::Model`] for `path`.
+    pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Model {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when the error is the user's input or settings (exit code 2)
+    /// rather than an internal failure.
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}

@@ -1,0 +1,196 @@
+//! Which features a token sequence produces: word n-grams of stems and,
+//! optionally, character n-grams inside word boundaries.
+
+use super::hash::{FeatureHasher, combine};
+use crate::text::{TokenKind, Tokens};
+use serde::{Deserialize, Serialize};
+
+/// Feature namespaces (the first byte hashed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeatureKind {
+    /// One token.
+    Unigram,
+    /// Two consecutive tokens.
+    Bigram,
+    /// A character n-gram of one word, padded with a space at each end.
+    CharGram,
+}
+
+impl FeatureKind {
+    fn tag(self) -> u8 {
+        match self {
+            FeatureKind::Unigram => 1,
+            FeatureKind::Bigram => 2,
+            FeatureKind::CharGram => 3,
+        }
+    }
+}
+
+/// Settings for feature extraction, stored in the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NgramConfig {
+    /// Emit word bigrams as well as unigrams.
+    pub word_bigrams: bool,
+    /// Character n-gram lengths inside word boundaries (`None` = off),
+    /// as `(min, max)`, e.g. `(2, 5)`.
+    pub char_ngrams: Option<(u8, u8)>,
+    /// Count n-grams outside the selected features in each row's l2 norm
+    /// (each as tf 1 with the idf of a feature seen in one training comment),
+    /// so a row is normalised as if the whole vocabulary were kept.
+    pub norm_unselected: bool,
+}
+
+impl Default for NgramConfig {
+    fn default() -> Self {
+        Self {
+            word_bigrams: true,
+            char_ngrams: None,
+            norm_unselected: false,
+        }
+    }
+}
+
+/// One occurrence of a feature: its hash and the tokens it covers
+/// (`first..=last`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occurrence {
+    /// Feature identity.
+    pub hash: u64,
+    /// Namespace.
+    pub kind: FeatureKind,
+    /// Index of the first token covered.
+    pub first: u32,
+    /// Index of the last token covered.
+    pub last: u32,
+}
+
+/// Extracts feature occurrences, reusing a small buffer between calls.
+#[derive(Debug, Default, Clone)]
+pub struct NgramExtractor {
+    config: NgramConfig,
+    token_hashes: Vec<u64>,
+    char_bounds: Vec<usize>,
+    padded: String,
+}
+
+impl NgramExtractor {
+    /// Creates an extractor.
+    pub fn new(config: NgramConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// The extractor's settings.
+    pub fn config(&self) -> &NgramConfig {
+        &self.config
+    }
+
+    /// Calls `emit` for every feature occurrence of `tokens`, in text order.
+    pub fn extract(&mut self, tokens: &Tokens, mut emit: impl FnMut(Occurrence)) {
+        self.token_hashes.clear();
+        for (i, (text, _)) in tokens.iter().enumerate() {
+            let mut h = FeatureHasher::new(FeatureKind::Unigram.tag());
+            h.write(text.as_bytes());
+            let hash = h.finish();
+            self.token_hashes.push(hash);
+            emit(Occurrence {
+                hash,
+                kind: FeatureKind::Unigram,
+                first: i as u32,
+                last: i as u32,
+            });
+        }
+        if self.config.word_bigrams {
+            for i in 1..self.token_hashes.len() {
+                emit(Occurrence {
+                    hash: combine(
+                        FeatureKind::Bigram.tag(),
+                        self.token_hashes[i - 1],
+                        self.token_hashes[i],
+                    ),
+                    kind: FeatureKind::Bigram,
+                    first: i as u32 - 1,
+                    last: i as u32,
+                });
+            }
+        }
+        if let Some((lo, hi)) = self.config.char_ngrams {
+            for (i, token) in tokens.tokens().iter().enumerate() {
+                if token.kind != TokenKind::Word {
+                    continue;
+                }
+                self.padded.clear();
+                self.padded.push(' ');
+                self.padded.push_str(tokens.surface(token));
+                self.padded.push(' ');
+                self.char_bounds.clear();
+                self.char_bounds
+                    .extend(self.padded.char_indices().map(|(b, _)| b));
+                self.char_bounds.push(self.padded.len());
+                let nchars = self.char_bounds.len() - 1;
+                for n in lo as usize..=hi as usize {
+                    if n > nchars {
+                        break;
+                    }
+                    for s in 0..=nchars - n {
+                        let gram = &self.padded[self.char_bounds[s]..self.char_bounds[s + n]];
+                        let mut h = FeatureHasher::new(FeatureKind::CharGram.tag());
+                        h.write(gram.as_bytes());
+                        emit(Occurrence {
+                            hash: h.finish(),
+                            kind: FeatureKind::CharGram,
+                            first: i as u32,
+                            last: i as u32,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// A readable name for a word n-gram occurrence (`None` for character
+    /// n-grams, which [`name_chargrams`] names).
+    pub fn describe(tokens: &Tokens, occ: &Occurrence) -> Option<String> {
+        let toks = tokens.tokens();
+        match occ.kind {
+            FeatureKind::Unigram => Some(tokens.text(&toks[occ.first as usize]).to_string()),
+            FeatureKind::Bigram => Some(format!(
+                "{} {}",
+                tokens.text(&toks[occ.first as usize]),
+                tokens.text(&toks[occ.last as usize])
+            )),
+            FeatureKind::CharGram => None,
+        }
+    }
+}
+
+/// Calls `emit(hash, gram)` for every character n-gram of `surface` (the gram
+/// includes the space padding at word boundaries). Used to name selected
+/// features; see [`chargram_name`].
+pub fn name_chargrams(surface: &str, (lo, hi): (u8, u8), mut emit: impl FnMut(u64, &str)) {
+    let padded = format!(" {surface} ");
+    let bounds: Vec<usize> = padded
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(padded.len()))
+        .collect();
+    let nchars = bounds.len() - 1;
+    for n in lo as usize..=hi as usize {
+        if n > nchars {
+            break;
+        }
+        for s in 0..=nchars - n {
+            let gram = &padded[bounds[s]..bounds[s + n]];
+            let mut h = FeatureHasher::new(FeatureKind::CharGram.tag());
+            h.write(gram.as_bytes());
+            emit(h.finish(), gram);
+        }
+    }
+}
+
+/// The display name of a character n-gram: word-boundary padding shown as `_`.
+pub fn chargram_name(gram: &str) -> String {
+    gram.replace(' ', "_")
+}

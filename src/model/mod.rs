@@ -1,0 +1,223 @@
+//! The trained model: analyzer settings, feature space and one linear model
+//! per label, plus everything needed to score and explain a comment.
+
+pub mod calibration;
+pub mod file;
+pub mod logistic;
+pub mod presolve;
+
+use crate::features::{ColumnHit, FeatureSpace, SparseRow, Vectorizer};
+use crate::text::{AnalysisInfo, Analyzer, AnalyzerConfig, Tokens};
+use calibration::Platt;
+use logistic::{LinearWeights, LogisticSettings};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use file::{FORMAT_VERSION, load, load_bytes, save, to_bytes};
+
+/// Everything `score` needs, as written by `train`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// How text becomes tokens.
+    pub analyzer: AnalyzerConfig,
+    /// The selected features with their idf weights.
+    pub features: FeatureSpace,
+    /// One model per label, in output order.
+    pub labels: Vec<LabelModel>,
+    /// What the model was trained on.
+    pub training: TrainingSummary,
+}
+
+/// One label's classifier and decision rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelModel {
+    /// The label's name (`abusive`, `violent`).
+    pub name: String,
+    /// What the label means, for the model card.
+    pub definition: String,
+    /// Linear weights over the feature columns.
+    pub linear: LinearWeights,
+    /// Maps decision values to calibrated probabilities.
+    pub calibration: Platt,
+    /// Comments whose calibrated probability is at least this are flagged.
+    pub threshold: f32,
+    /// How the threshold was chosen.
+    pub threshold_rule: String,
+    /// The learner's settings.
+    pub settings: LogisticSettings,
+    /// Each positive training row was repeated this many times (class weighting).
+    pub positive_repeat: u32,
+    /// Cross-validation results, when cross-validation ran.
+    pub cross_validation: Option<CrossValidation>,
+}
+
+/// Out-of-fold results for one label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidation {
+    /// Number of folds.
+    pub folds: u32,
+    /// ROC-AUC of each fold's held-out rows.
+    pub fold_roc_auc: Vec<f64>,
+    /// ROC-AUC over all out-of-fold predictions.
+    pub roc_auc: f64,
+    /// Average precision over all out-of-fold predictions.
+    pub pr_auc: f64,
+    /// Precision at the stored threshold, out of fold.
+    pub precision: f64,
+    /// Recall at the stored threshold, out of fold.
+    pub recall: f64,
+}
+
+/// Counts describing the training data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// File names (not paths) the model was trained on.
+    pub data_files: Vec<String>,
+    /// Rows read.
+    pub rows: u64,
+    /// Rows per value of the `source` column, when present.
+    pub sources: BTreeMap<String, u64>,
+    /// Per label: (positive, negative, unlabelled) rows.
+    pub label_counts: BTreeMap<String, [u64; 3]>,
+    /// Distinct n-grams seen before selection.
+    pub candidate_features: u64,
+    /// Minimum document frequency of a feature.
+    pub min_df: u32,
+    /// Version of `moderate` that trained the model.
+    pub moderate_version: String,
+    /// Random seed of fold assignment.
+    pub seed: u64,
+}
+
+/// Scores for one comment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    /// Calibrated probability per label, in the model's label order.
+    pub probabilities: Vec<f32>,
+    /// Analysis details (truncation).
+    pub info: AnalysisInfo,
+}
+
+/// A term that contributed to a label's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    /// The feature's name (stemmed n-gram).
+    pub term: String,
+    /// Its contribution to the decision value (weight x tf-idf value).
+    pub weight: f32,
+    /// Byte spans in the original text where it occurs.
+    pub spans: Vec<(usize, usize)>,
+}
+
+impl Model {
+    /// Label names in output order.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.labels.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Index of label `name`.
+    pub fn label_index(&self, name: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l.name == name)
+    }
+
+    /// A scorer with its own buffers (one per thread).
+    pub fn scorer(&self) -> Scorer<'_> {
+        Scorer {
+            model: self,
+            analyzer: Analyzer::new(self.analyzer.clone()),
+            vectorizer: Vectorizer::new(&self.features),
+            tokens: Tokens::new(),
+            row: SparseRow::default(),
+            hits: Vec::new(),
+        }
+    }
+}
+
+/// Scores comments with a [`Model`], reusing buffers: no dense matrix and no
+/// allocation per comment once warmed up.
+#[derive(Debug)]
+pub struct Scorer<'m> {
+    model: &'m Model,
+    analyzer: Analyzer,
+    vectorizer: Vectorizer,
+    tokens: Tokens,
+    row: SparseRow,
+    hits: Vec<ColumnHit>,
+}
+
+impl Scorer<'_> {
+    /// Scores `text`, writing calibrated probabilities into `out`.
+    pub fn score_into(&mut self, text: &str, out: &mut Scores) {
+        out.info = self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer
+            .vectorize(&self.model.features, &self.tokens, &mut self.row);
+        out.probabilities.clear();
+        for label in &self.model.labels {
+            let z = self.row.dot(&label.linear.weights) + label.linear.intercept;
+            out.probabilities.push(label.calibration.probability(z));
+        }
+    }
+
+    /// Scores `text`.
+    pub fn score(&mut self, text: &str) -> Scores {
+        let mut out = Scores::default();
+        self.score_into(text, &mut out);
+        out
+    }
+
+    /// The sparse feature row of `text` (for tests and diagnostics).
+    pub fn features(&mut self, text: &str) -> SparseRow {
+        self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer
+            .vectorize(&self.model.features, &self.tokens, &mut self.row);
+        self.row.clone()
+    }
+
+    /// The `top` terms that raised label `label`'s score most for `text`,
+    /// with their byte spans in `text`.
+    pub fn explain(&mut self, text: &str, label: usize, top: usize) -> Vec<Contribution> {
+        let Some(model) = self.model.labels.get(label) else {
+            return Vec::new();
+        };
+        self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer.vectorize_with_hits(
+            &self.model.features,
+            &self.tokens,
+            &mut self.row,
+            &mut self.hits,
+        );
+        let mut contributions: Vec<(u32, f32)> = self
+            .row
+            .indices
+            .iter()
+            .zip(&self.row.values)
+            .map(|(&c, &v)| (c, v * model.linear.weights[c as usize]))
+            .filter(|&(_, w)| w > 0.0)
+            .collect();
+        contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        contributions.truncate(top);
+        let toks = self.tokens.tokens();
+        contributions
+            .into_iter()
+            .map(|(column, weight)| {
+                let mut spans: Vec<(usize, usize)> = self
+                    .hits
+                    .iter()
+                    .filter(|h| h.column == column)
+                    .map(|h| {
+                        (
+                            toks[h.first as usize].start as usize,
+                            toks[h.last as usize].end as usize,
+                        )
+                    })
+                    .collect();
+                spans.dedup();
+                Contribution {
+                    term: self.model.features.names[column as usize].clone(),
+                    weight,
+                    spans,
+                }
+            })
+            .collect()
+    }
+}

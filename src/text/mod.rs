@@ -1,0 +1,225 @@
+//! The analyzer: published comment text in, stemmed tokens with original byte
+//! spans out.
+//!
+//! Stages, one file each, chained here in one place:
+//! [`normalize`] (entities, invisible characters, NFKD, case, homoglyphs) ->
+//! [`tokenize`] (words, numbers, URLs, mentions, emoji, with spans) ->
+//! [`stem`] (Snowball English, cached) -> optional negation marking.
+
+pub mod normalize;
+pub mod stem;
+pub mod tokenize;
+
+use serde::{Deserialize, Serialize};
+
+pub use normalize::NormChar;
+pub use tokenize::{Token, TokenKind, Tokens};
+
+/// Settings that decide which tokens a text produces. Stored in every model
+/// file so that scoring reproduces training exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzerConfig {
+    /// Fold Cyrillic/Greek look-alike letters to Latin.
+    pub fold_confusables: bool,
+    /// Apply the English Snowball stemmer to words.
+    pub stem: bool,
+    /// Mark words after a negation (`not`, `never`, `don't` ...) up to the next
+    /// punctuation with a `neg_` prefix.
+    pub negation: bool,
+    /// Analyse at most this many bytes of a comment; the rest is ignored (and
+    /// reported as truncated).
+    pub max_bytes: usize,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        Self {
+            fold_confusables: true,
+            stem: true,
+            negation: false,
+            max_bytes: 20_000,
+        }
+    }
+}
+
+/// Turns comment text into tokens, reusing its buffers between calls.
+#[derive(Debug)]
+pub struct Analyzer {
+    config: AnalyzerConfig,
+    chars: Vec<NormChar>,
+    stemmer: stem::CachedStemmer,
+    scratch: String,
+}
+
+/// What [`Analyzer::analyze`] did besides producing tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnalysisInfo {
+    /// The text was longer than `max_bytes` and only its start was analysed.
+    pub truncated: bool,
+}
+
+impl Analyzer {
+    /// Creates an analyzer with the given settings.
+    pub fn new(config: AnalyzerConfig) -> Self {
+        Self {
+            config,
+            chars: Vec::new(),
+            stemmer: stem::CachedStemmer::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// The analyzer's settings.
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.config
+    }
+
+    /// Analyses `text` into `out` (cleared first).
+    pub fn analyze(&mut self, text: &str, out: &mut Tokens) -> AnalysisInfo {
+        out.clear();
+        let (text, truncated) = truncate_at_char(text, self.config.max_bytes);
+        normalize::normalize_into(text, self.config.fold_confusables, &mut self.chars);
+        tokenize::tokenize_into(&self.chars, out);
+        if self.config.negation {
+            mark_negation(&self.chars, out, &mut self.scratch);
+        }
+        if self.config.stem {
+            for i in 0..out.len() {
+                let token = out.tokens()[i];
+                if token.kind != TokenKind::Word {
+                    continue;
+                }
+                self.scratch.clear();
+                let word = out.text(&token);
+                let (prefix, bare) = match word.strip_prefix(NEGATION_PREFIX) {
+                    Some(rest) => (NEGATION_PREFIX, rest),
+                    None => ("", word),
+                };
+                self.scratch.push_str(prefix);
+                self.scratch.push_str(self.stemmer.stem(bare));
+                if self.scratch != out.text(&token) {
+                    let stemmed = std::mem::take(&mut self.scratch);
+                    out.set_text(i, &stemmed);
+                    self.scratch = stemmed;
+                }
+            }
+        }
+        AnalysisInfo { truncated }
+    }
+}
+
+/// Prefix given to words inside a negation scope.
+pub const NEGATION_PREFIX: &str = "neg_";
+
+const NEGATORS: [&str; 12] = [
+    "not", "no", "never", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "cant", "wont",
+    "shouldnt",
+];
+
+/// Prefixes words that follow a negator, up to the next clause punctuation.
+fn mark_negation(chars: &[NormChar], tokens: &mut Tokens, scratch: &mut String) {
+    let mut in_scope = false;
+    let mut prev_end = 0u32;
+    for i in 0..tokens.len() {
+        let token = tokens.tokens()[i];
+        if in_scope && crosses_clause_break(chars, prev_end, token.start) {
+            in_scope = false;
+        }
+        prev_end = token.end;
+        if token.kind != TokenKind::Word {
+            continue;
+        }
+        let word = tokens.text(&token);
+        if NEGATORS.contains(&word) {
+            in_scope = true;
+            continue;
+        }
+        if in_scope {
+            scratch.clear();
+            scratch.push_str(NEGATION_PREFIX);
+            scratch.push_str(word);
+            let marked = std::mem::take(scratch);
+            tokens.set_text(i, &marked);
+            *scratch = marked;
+        }
+    }
+}
+
+/// True when the original text between two tokens holds `.,;:!?`.
+fn crosses_clause_break(chars: &[NormChar], from: u32, to: u32) -> bool {
+    chars
+        .iter()
+        .skip_while(|c| c.start < from)
+        .take_while(|c| c.start < to)
+        .any(|c| matches!(c.ch, '.' | ',' | ';' | ':' | '!' | '?'))
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn truncate_at_char(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyze(config: AnalyzerConfig, text: &str) -> Vec<String> {
+        let mut a = Analyzer::new(config);
+        let mut t = Tokens::new();
+        a.analyze(text, &mut t);
+        t.iter().map(|(s, _)| s.to_string()).collect()
+    }
+
+    #[test]
+    fn stems_and_keeps_surface_and_spans() {
+        let mut a = Analyzer::new(AnalyzerConfig::default());
+        let mut t = Tokens::new();
+        let text = "Bombing the Villages 💣";
+        a.analyze(text, &mut t);
+        let got: Vec<_> = t
+            .iter()
+            .map(|(s, tok)| {
+                (
+                    s.to_string(),
+                    t.surface(tok).to_string(),
+                    &text[tok.start as usize..tok.end as usize],
+                )
+            })
+            .collect();
+        assert_eq!(got[0], ("bomb".into(), "bombing".into(), "Bombing"));
+        assert_eq!(got[2], ("villag".into(), "villages".into(), "Villages"));
+        assert_eq!(got[3], ("💣".into(), "💣".into(), "💣"));
+    }
+
+    #[test]
+    fn negation_marks_until_punctuation() {
+        let config = AnalyzerConfig {
+            negation: true,
+            ..AnalyzerConfig::default()
+        };
+        assert_eq!(
+            analyze(config, "I don't hate them, I like them"),
+            ["i", "dont", "neg_hate", "neg_them", "i", "like", "them"]
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let (s, cut) = truncate_at_char("héllo", 2);
+        assert_eq!((s, cut), ("h", true));
+        let (s, cut) = truncate_at_char("hi", 2);
+        assert_eq!((s, cut), ("hi", false));
+        let config = AnalyzerConfig {
+            max_bytes: 5,
+            ..AnalyzerConfig::default()
+        };
+        assert_eq!(analyze(config, "kill them all"), ["kill"]);
+    }
+}

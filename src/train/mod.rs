@@ -1,0 +1,574 @@
+//! Training: comments with labels in, a [`Model`] out.
+//!
+//! 1. Vectorise ([`corpus`]): analyse every comment, count document
+//!    frequencies, select features by chi-square, build sparse tf-idf rows.
+//! 2. Per label, on the rows labelled for it (`-1` rows are skipped for that
+//!    label only): `folds`-fold cross-validation gives out-of-fold decision
+//!    values, which fit the Platt calibration and choose the threshold.
+//! 3. A final fit on all labelled rows, warm-started from the mean of the fold
+//!    models, gives the stored weights.
+//!
+//! Fits run in parallel on `threads` threads (labels and folds are independent).
+
+pub mod corpus;
+
+use crate::comment::Comment;
+use crate::error::{Error, Result};
+use crate::features::{FeatureSpace, NgramConfig, SparseMatrix};
+use crate::metrics;
+use crate::model::calibration::Platt;
+use crate::model::logistic::{self, LinearWeights, LogisticSettings};
+use crate::model::{CrossValidation, LabelModel, Model, TrainingSummary};
+use crate::text::AnalyzerConfig;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// How a label's decision threshold is chosen on out-of-fold predictions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// The threshold with the highest F1 (the default).
+    MaxF1,
+    /// The lowest threshold whose precision reaches the target.
+    Precision(f64),
+    /// The highest threshold whose recall reaches the target.
+    Recall(f64),
+}
+
+impl std::fmt::Display for ThresholdRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThresholdRule::MaxF1 => write!(f, "highest F1"),
+            ThresholdRule::Precision(p) => write!(f, "precision >= {p}"),
+            ThresholdRule::Recall(r) => write!(f, "recall >= {r}"),
+        }
+    }
+}
+
+/// Training settings. See `moderate train --help` for the command-line names.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Labels to learn, in output order.
+    pub labels: Vec<String>,
+    /// Analyzer settings.
+    pub analyzer: AnalyzerConfig,
+    /// N-gram settings.
+    pub ngrams: NgramConfig,
+    /// Minimum number of training comments a feature must occur in.
+    pub min_df: u32,
+    /// Number of features kept by chi-square selection.
+    pub max_features: usize,
+    /// Learner settings.
+    pub logistic: LogisticSettings,
+    /// Times each positive row is repeated, per label; labels not listed use
+    /// `round(sqrt(negatives / positives))`, at least 1.
+    pub positive_repeat: BTreeMap<String, u32>,
+    /// Cross-validation folds (0 = none: identity calibration, threshold 0.5).
+    pub folds: u32,
+    /// How thresholds are chosen.
+    pub threshold: ThresholdRule,
+    /// Seed for fold assignment.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            labels: vec!["abusive".into(), "violent".into()],
+            analyzer: AnalyzerConfig::default(),
+            ngrams: NgramConfig {
+                word_bigrams: true,
+                char_ngrams: Some((2, 5)),
+                norm_unselected: true,
+            },
+            min_df: 2,
+            max_features: 20_000,
+            logistic: LogisticSettings::default(),
+            positive_repeat: BTreeMap::new(),
+            folds: 3,
+            threshold: ThresholdRule::MaxF1,
+            seed: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting's range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.labels.is_empty() {
+            return bad("at least one label is needed".into());
+        }
+        if self.max_features == 0 {
+            return bad("--max-features must be at least 1".into());
+        }
+        if !(self.logistic.alpha.is_finite() && self.logistic.alpha >= 0.0) {
+            return bad(format!(
+                "--alpha must be a finite number >= 0, not {}",
+                self.logistic.alpha
+            ));
+        }
+        if self.folds == 1 || self.folds > 20 {
+            return bad(format!(
+                "--cv must be 0 (off) or between 2 and 20, not {}",
+                self.folds
+            ));
+        }
+        match self.threshold {
+            ThresholdRule::Precision(t) | ThresholdRule::Recall(t) if !(t > 0.0 && t <= 1.0) => {
+                return bad(format!(
+                    "target precision/recall must be in (0, 1], not {t}"
+                ));
+            }
+            _ => {}
+        }
+        if let Some((l, _)) = self.positive_repeat.iter().find(|(_, r)| **r == 0) {
+            return bad(format!("positive repeat for `{l}` must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Stages reported while training, for progress display.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Vectorising started.
+    Vectorizing {
+        /// Comments to vectorise.
+        rows: usize,
+    },
+    /// Vectorising finished.
+    Vectorized {
+        /// Selected feature count.
+        features: usize,
+        /// Distinct n-grams before selection.
+        candidates: u64,
+    },
+    /// A fit finished.
+    FitDone {
+        /// Label name.
+        label: String,
+        /// Fold number (`None` for the final fit).
+        fold: Option<u32>,
+        /// Held-out ROC-AUC of the fold.
+        roc_auc: Option<f64>,
+        /// Fits finished so far.
+        done: usize,
+        /// Fits in all.
+        total: usize,
+    },
+}
+
+/// What happened during training, for the summary the CLI prints.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// Per label: rows used (positive, negative) and skipped as unlabelled.
+    pub rows: BTreeMap<String, [u64; 3]>,
+    /// Selected features.
+    pub features: usize,
+    /// Seconds spent vectorising.
+    pub vectorize_seconds: f64,
+    /// Seconds spent fitting (all labels and folds).
+    pub fit_seconds: f64,
+}
+
+/// A unit of fitting work: one label, one fold (or the final fit).
+struct Job {
+    label: usize,
+    fold: Option<u32>,
+}
+
+/// Trains a model on `comments`.
+pub fn train(
+    comments: &[Comment],
+    data_files: &[String],
+    config: &TrainConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(Model, TrainReport)> {
+    config.validate()?;
+    if comments.is_empty() {
+        return Err(Error::Training("no training comments".into()));
+    }
+    if comments.iter().all(|c| c.text.trim().is_empty()) {
+        return Err(Error::Training(
+            "every training comment has empty text".into(),
+        ));
+    }
+    let n_labels = config.labels.len();
+    let labels: Vec<Vec<Option<bool>>> = comments
+        .iter()
+        .map(|c| {
+            config
+                .labels
+                .iter()
+                .map(|l| c.labels.get(l).copied().flatten())
+                .collect()
+        })
+        .collect();
+    let mut counts = BTreeMap::new();
+    for (l, name) in config.labels.iter().enumerate() {
+        let mut c = [0u64; 3];
+        for row in &labels {
+            match row[l] {
+                Some(true) => c[0] += 1,
+                Some(false) => c[1] += 1,
+                None => c[2] += 1,
+            }
+        }
+        if c[0] == 0 || c[1] == 0 {
+            return Err(Error::Training(format!(
+                "label `{name}` has {} positive and {} negative rows; both classes are needed \
+                 (is the `{name}` column present and filled?)",
+                c[0], c[1]
+            )));
+        }
+        let needed = 2 * config.folds.max(1) as u64;
+        if c[0] < needed || c[1] < needed {
+            return Err(Error::Training(format!(
+                "label `{name}` has too few rows ({} positive, {} negative) for {}-fold \
+                 cross-validation; add data or lower --cv",
+                c[0], c[1], config.folds
+            )));
+        }
+        counts.insert(name.clone(), c);
+    }
+
+    let started = Instant::now();
+    progress(Progress::Vectorizing {
+        rows: comments.len(),
+    });
+    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    let repeats: Vec<u32> = (0..n_labels)
+        .map(|l| {
+            let c = counts[&config.labels[l]];
+            config
+                .positive_repeat
+                .get(&config.labels[l])
+                .copied()
+                .unwrap_or_else(|| ((c[1] as f64 / c[0] as f64).sqrt().round() as u32).max(1))
+        })
+        .collect();
+    // Every split fits its own feature selection and idf on its training
+    // rows only, so held-out scores are honest.
+    let fold_of: Vec<u32> = (0..comments.len() as u64)
+        .map(|r| {
+            (crate::features::hash::mix(r ^ config.seed.rotate_left(32))
+                % u64::from(config.folds.max(1))) as u32
+        })
+        .collect();
+    let mut splits = Vec::with_capacity(config.folds as usize + 1);
+    for f in 0..config.folds {
+        splits.push(Split::build(&texts, &labels, |r| fold_of[r] != f, config));
+    }
+    let full = Split::build(&texts, &labels, |_| true, config);
+    if full.corpus.space.is_empty() {
+        return Err(Error::Training(format!(
+            "no feature occurs in at least {} comments; lower --min-df or add data",
+            config.min_df
+        )));
+    }
+    progress(Progress::Vectorized {
+        features: full.corpus.space.len(),
+        candidates: full.corpus.candidate_features,
+    });
+    let vectorize_seconds = started.elapsed().as_secs_f64();
+
+    let fit_started = Instant::now();
+    let mut jobs: Vec<Job> = Vec::new();
+    for l in 0..n_labels {
+        for f in 0..config.folds {
+            jobs.push(Job {
+                label: l,
+                fold: Some(f),
+            });
+        }
+        jobs.push(Job {
+            label: l,
+            fold: None,
+        });
+    }
+    let total = jobs.len();
+    let done = Mutex::new(0usize);
+    let results = run_jobs(&jobs, config.threads, |job| {
+        let split = match job.fold {
+            Some(f) => &splits[f as usize],
+            None => &full,
+        };
+        let (rows, y) = labelled_rows(&split.labels, job.label, repeats[job.label]);
+        let w = logistic::fit(&split.corpus.matrix, &rows, &y, &config.logistic, None)?;
+        let held_out = split.held_out.as_ref().map(|(matrix, labels)| {
+            let (rows, y) = labelled_rows(labels, job.label, 1);
+            let z: Vec<f32> = rows
+                .iter()
+                .map(|&r| w.decision(matrix, r as usize))
+                .collect();
+            (z, y)
+        });
+        let auc = held_out.as_ref().and_then(|(z, y)| metrics::roc_auc(z, y));
+        {
+            let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+            *d += 1;
+            progress(Progress::FitDone {
+                label: config.labels[job.label].clone(),
+                fold: job.fold,
+                roc_auc: auc,
+                done: *d,
+                total,
+            });
+        }
+        Ok((w, held_out, auc))
+    })?;
+
+    let mut label_models = Vec::with_capacity(n_labels);
+    let mut results = results.into_iter();
+    for (l, name) in config.labels.iter().enumerate() {
+        let mut oof_z = Vec::new();
+        let mut oof_y = Vec::new();
+        let mut fold_auc = Vec::new();
+        let mut linear = None;
+        for job in jobs.iter().filter(|j| j.label == l) {
+            let Some((w, held_out, auc)) = results.next() else {
+                return Err(Error::Training(format!("missing fit for `{name}`")));
+            };
+            match (job.fold, held_out) {
+                (Some(_), Some((z, y))) => {
+                    oof_z.extend(z);
+                    oof_y.extend(y);
+                    fold_auc.push(auc.unwrap_or(f64::NAN));
+                }
+                _ => linear = Some(w),
+            }
+        }
+        let linear =
+            linear.ok_or_else(|| Error::Training(format!("missing final fit for `{name}`")))?;
+        label_models.push(finish_label(
+            config, l, repeats[l], linear, &oof_z, &oof_y, fold_auc,
+        ));
+    }
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+
+    let mut sources = BTreeMap::new();
+    for c in comments {
+        if let Some(s) = c.fields.get("source") {
+            *sources.entry(s.clone()).or_insert(0u64) += 1;
+        }
+    }
+    let corpus = full.corpus;
+    let model = Model {
+        analyzer: config.analyzer.clone(),
+        features: corpus.space,
+        labels: label_models,
+        training: TrainingSummary {
+            data_files: data_files.to_vec(),
+            rows: comments.len() as u64,
+            sources,
+            label_counts: counts.clone(),
+            candidate_features: corpus.candidate_features,
+            min_df: config.min_df,
+            moderate_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: config.seed,
+        },
+    };
+    let features = model.features.len();
+    Ok((
+        model,
+        TrainReport {
+            rows: counts,
+            features,
+            vectorize_seconds,
+            fit_seconds,
+        },
+    ))
+}
+
+/// Calibrates, picks the threshold and assembles one label's model.
+fn finish_label(
+    config: &TrainConfig,
+    l: usize,
+    repeat: u32,
+    linear: LinearWeights,
+    oof_z: &[f32],
+    oof_y: &[bool],
+    fold_roc_auc: Vec<f64>,
+) -> LabelModel {
+    let name = config.labels[l].clone();
+    let (calibration, threshold, rule, cross_validation) = if config.folds >= 2 {
+        let calibration = Platt::fit(oof_z, oof_y);
+        let probs: Vec<f32> = oof_z.iter().map(|&z| calibration.probability(z)).collect();
+        let threshold = match config.threshold {
+            ThresholdRule::MaxF1 => metrics::threshold_max_f1(&probs, oof_y),
+            ThresholdRule::Precision(p) => metrics::threshold_for_precision(&probs, oof_y, p),
+            ThresholdRule::Recall(r) => metrics::threshold_for_recall(&probs, oof_y, r),
+        }
+        .unwrap_or(0.5);
+        let confusion = metrics::Confusion::at(&probs, oof_y, threshold);
+        let cv = CrossValidation {
+            folds: config.folds,
+            fold_roc_auc,
+            roc_auc: metrics::roc_auc(&probs, oof_y).unwrap_or(f64::NAN),
+            pr_auc: metrics::average_precision(&probs, oof_y).unwrap_or(f64::NAN),
+            precision: confusion.precision(),
+            recall: confusion.recall(),
+        };
+        let rule = format!(
+            "{} on {}-fold out-of-fold predictions of the training data",
+            config.threshold, config.folds
+        );
+        (calibration, threshold, rule, Some(cv))
+    } else {
+        (
+            Platt::default(),
+            0.5,
+            "fixed at 0.5 (trained without cross-validation)".to_string(),
+            None,
+        )
+    };
+    LabelModel {
+        definition: label_definition(&name),
+        name,
+        linear,
+        calibration,
+        threshold,
+        threshold_rule: rule,
+        settings: config.logistic,
+        positive_repeat: repeat,
+        cross_validation,
+    }
+}
+
+/// The definition shown in the model card for the built-in labels.
+pub fn label_definition(name: &str) -> String {
+    match name {
+        "abusive" => "insults, harassment, dehumanising or hateful language".into(),
+        "violent" => "threatens, incites, calls for or cheers violence".into(),
+        other => format!("`{other}` as labelled in the training data"),
+    }
+}
+
+/// A training split: a corpus fitted on some rows and, for a
+/// cross-validation fold, the held-out rows vectorised with it.
+struct Split {
+    corpus: corpus::Corpus,
+    labels: Vec<Vec<Option<bool>>>,
+    held_out: Option<(SparseMatrix, Vec<Vec<Option<bool>>>)>,
+}
+
+impl Split {
+    /// Fits on the rows where `in_training` holds; the others are held out.
+    fn build(
+        texts: &[&str],
+        labels: &[Vec<Option<bool>>],
+        in_training: impl Fn(usize) -> bool,
+        config: &TrainConfig,
+    ) -> Split {
+        let (mut tr_texts, mut tr_labels, mut ho_texts, mut ho_labels) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (r, (t, l)) in texts.iter().zip(labels).enumerate() {
+            if in_training(r) {
+                tr_texts.push(*t);
+                tr_labels.push(l.clone());
+            } else {
+                ho_texts.push(*t);
+                ho_labels.push(l.clone());
+            }
+        }
+        let corpus = corpus::build(
+            &tr_texts,
+            &tr_labels,
+            &config.analyzer,
+            &config.ngrams,
+            config.min_df,
+            config.max_features,
+            config.threads,
+        );
+        let held_out = (!ho_texts.is_empty()).then(|| {
+            let m = corpus::transform(&corpus.space, &ho_texts, &config.analyzer, config.threads);
+            (m, ho_labels)
+        });
+        Split {
+            corpus,
+            labels: tr_labels,
+            held_out,
+        }
+    }
+}
+
+/// Rows labelled for label `l` and their targets, positives repeated `repeat` times.
+fn labelled_rows(labels: &[Vec<Option<bool>>], l: usize, repeat: u32) -> (Vec<u32>, Vec<bool>) {
+    let mut rows = Vec::new();
+    let mut y = Vec::new();
+    for (r, row) in labels.iter().enumerate() {
+        if let Some(t) = row[l] {
+            for _ in 0..if t { repeat } else { 1 } {
+                rows.push(r as u32);
+                y.push(t);
+            }
+        }
+    }
+    (rows, y)
+}
+
+/// Runs `work` on every job using up to `threads` threads, keeping job order
+/// in the results and stopping at the first error.
+fn run_jobs<R: Send>(
+    jobs: &[Job],
+    threads: usize,
+    work: impl Fn(&Job) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<Result<R>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(jobs.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    if i >= jobs.len() {
+                        break;
+                    }
+                    let r = work(&jobs[i]);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::Training("a fit did not run".into()))))
+        .collect()
+}
+
+/// The feature space and matrix of a training set, for experiments.
+pub fn vectorize(comments: &[Comment], config: &TrainConfig) -> (FeatureSpace, SparseMatrix) {
+    let labels: Vec<Vec<Option<bool>>> = comments
+        .iter()
+        .map(|c| {
+            config
+                .labels
+                .iter()
+                .map(|l| c.labels.get(l).copied().flatten())
+                .collect()
+        })
+        .collect();
+    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    let corpus = corpus::build(
+        &texts,
+        &labels,
+        &config.analyzer,
+        &config.ngrams,
+        config.min_df,
+        config.max_features,
+        config.threads,
+    );
+    (corpus.space, corpus.matrix)
+}

@@ -1,0 +1,466 @@
+//! Drives the real `moderate` binary on the project's own example data.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+fn moderate() -> Command {
+    Command::cargo_bin("moderate").expect("binary builds")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+}
+
+/// A model trained once on data/examples.csv, shared by the tests.
+fn example_model() -> &'static Path {
+    static MODEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("examples.model");
+        moderate()
+            .args(["train", "--data"])
+            .arg(data("examples.csv"))
+            .arg("--out")
+            .arg(&path)
+            .args(["--cv", "2", "--min-df", "1", "--threads", "1"])
+            .assert()
+            .success();
+        (dir, path)
+    });
+    path
+}
+
+fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn score_text_file_with_default_model_gives_one_record_per_line() {
+    let out = moderate()
+        .arg("score")
+        .arg(data("comments.txt"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let records = jsonl(&out);
+    let lines = std::fs::read_to_string(data("comments.txt")).unwrap();
+    let expected = lines.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(records.len(), expected);
+    for (i, r) in records.iter().enumerate() {
+        let scores = r["scores"].as_object().expect("scores object");
+        for label in ["abusive", "violent"] {
+            let p = scores[label].as_f64().expect("probability");
+            assert!((0.0..=1.0).contains(&p), "{label} = {p}");
+        }
+        assert!(r["flags"].is_array());
+        assert!(r["id"].is_string(), "record {i} has an id");
+    }
+}
+
+#[test]
+fn default_model_flags_the_seed_comment_and_not_the_news() {
+    let out = moderate()
+        .args(["score", "-", "--input-format", "text"])
+        .write_stdin(
+            "Half measures do not work; Russia should use WMD on these barbaric animals.\n\
+             I would think the situation will be a lot clearer in the morning.\n",
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = jsonl(&out);
+    let violent = |i: usize| r[i]["scores"]["violent"].as_f64().unwrap();
+    let abusive = |i: usize| r[i]["scores"]["abusive"].as_f64().unwrap();
+    assert!(violent(0) > violent(1), "{} vs {}", violent(0), violent(1));
+    assert!(abusive(0) > abusive(1));
+    assert_eq!(r[1]["flags"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn works_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    moderate()
+        .current_dir(dir.path())
+        .args(["score", "--format", "csv", "-"])
+        .write_stdin("hello there\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("id,abusive,violent,flags"));
+}
+
+#[test]
+fn train_eval_score_round_trip() {
+    let model = example_model();
+    let out = moderate()
+        .args(["eval", "--json", "--by", "source", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["rows"], 85);
+    for label in ["abusive", "violent"] {
+        let m = &v["labels"][label];
+        for key in [
+            "roc_auc",
+            "pr_auc",
+            "precision",
+            "recall",
+            "f1",
+            "threshold",
+            "positives",
+            "negatives",
+        ] {
+            assert!(!m[key].is_null(), "{label}.{key} missing");
+        }
+        // Trained on these rows, the ranking must be near perfect.
+        assert!(m["roc_auc"].as_f64().unwrap() > 0.95);
+    }
+    // -1 rows are not negatives: 33 + 48 of 85 are labelled abusive.
+    assert_eq!(v["labels"]["abusive"]["positives"], 33);
+    assert_eq!(v["labels"]["abusive"]["negatives"], 48);
+    let by = v["by_source"].as_object().expect("by_source");
+    assert!(by.contains_key("news") && by.contains_key("sports"));
+    assert!(by["news"]["labels"]["abusive"]["roc_auc"].is_number());
+}
+
+#[test]
+fn eval_table_and_info_are_readable() {
+    let model = example_model();
+    moderate()
+        .args(["eval", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data("examples.jsonl"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("roc_auc").and(predicate::str::contains("violent")));
+    moderate()
+        .args(["info", "--model"])
+        .arg(model)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("label `violent`").and(predicate::str::contains("threshold")),
+        );
+}
+
+#[test]
+fn score_formats_and_options() {
+    let model = example_model();
+    let table = moderate()
+        .args(["score", "--format", "table", "--model"])
+        .arg(model)
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8_lossy(&table).lines().count(), 86);
+
+    // Threshold 0 flags everything; only-flagged then keeps every record.
+    let all = moderate()
+        .args([
+            "score",
+            "--only-flagged",
+            "--threshold",
+            "violent=0",
+            "--model",
+        ])
+        .arg(model)
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = jsonl(&all);
+    assert_eq!(r.len(), 85);
+    assert!(r.iter().all(|x| {
+        x["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "violent")
+    }));
+
+    // Threshold 1 on both flags (almost) nothing.
+    let none = moderate()
+        .args([
+            "score",
+            "--only-flagged",
+            "--threshold",
+            "violent=1",
+            "--threshold",
+            "abusive=1",
+            "--model",
+        ])
+        .arg(model)
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(jsonl(&none).len() < 3);
+
+    moderate()
+        .args(["score", "--threshold", "nosuch=0.5"])
+        .write_stdin("x\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no label `nosuch`"));
+}
+
+#[test]
+fn explain_points_at_the_words() {
+    let text = "You are a pathetic idiot and a liar.";
+    let out = moderate()
+        .args(["score", "--explain", "--input-format", "text", "-"])
+        .write_stdin(format!("{text}\n"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = &jsonl(&out)[0];
+    let terms = r["explain"]["abusive"].as_array().expect("abusive terms");
+    assert!(!terms.is_empty());
+    for t in terms {
+        for span in t["spans"].as_array().unwrap() {
+            let (s, e) = (
+                span[0].as_u64().unwrap() as usize,
+                span[1].as_u64().unwrap() as usize,
+            );
+            assert!(s < e && e <= text.len());
+        }
+    }
+    let words: Vec<String> = terms
+        .iter()
+        .flat_map(|t| t["spans"].as_array().unwrap().clone())
+        .map(|s| text[s[0].as_u64().unwrap() as usize..s[1].as_u64().unwrap() as usize].to_string())
+        .collect();
+    assert!(words.iter().any(|w| w.contains("idiot")), "{words:?}");
+}
+
+#[test]
+fn csv_with_other_text_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.csv");
+    std::fs::write(
+        &path,
+        "\u{feff}key,body\r\n7,\"hello,\r\nworld\"\r\n8,fine\r\n",
+    )
+    .unwrap();
+    let out = moderate()
+        .args(["score", "--text-column", "body", "--id-column", "key"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = jsonl(&out);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0]["id"], "7");
+    assert_eq!(r[1]["id"], "8");
+    moderate()
+        .arg("score")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("in.csv").and(predicate::str::contains("text")));
+}
+
+#[test]
+fn bad_record_names_file_and_line_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &path,
+        "{\"text\": \"ok\"}\n{\"text\": \"ok\"}\nnot json\n{\"text\": \"ok\"}\n",
+    )
+    .unwrap();
+    moderate()
+        .arg("score")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.jsonl:3"));
+    // With --skip-bad the run continues and counts everything.
+    let rejects = dir.path().join("rejects.csv");
+    let out = moderate()
+        .args(["score", "--skip-bad", "--rejects"])
+        .arg(&rejects)
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("4 records read: 3 scored")
+                .and(predicate::str::contains("1 rejected")),
+        )
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(jsonl(&out).len(), 3);
+    let rej = std::fs::read_to_string(&rejects).unwrap();
+    assert!(rej.lines().nth(1).unwrap().contains(",3,"), "{rej}");
+}
+
+#[test]
+fn eval_rejects_bad_label_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labels.csv");
+    std::fs::write(&path, "text,abusive,violent\nfine,0,0\nhmm,2,0\n").unwrap();
+    moderate()
+        .args(["eval", "--data"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("labels.csv:3").and(predicate::str::contains("`2`")));
+}
+
+#[test]
+fn damaged_and_foreign_model_files_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(example_model()).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec(), "truncated"),
+        (
+            "garbage",
+            b"hello world, not a model".to_vec(),
+            "not a moderate model",
+        ),
+        ("empty", Vec::new(), "not a moderate model"),
+        (
+            "flipped",
+            {
+                let mut b = good.clone();
+                let n = b.len() - 10;
+                b[n] ^= 0xff;
+                b
+            },
+            "checksum",
+        ),
+        (
+            "version",
+            {
+                let mut b = good.clone();
+                b[8] = 99;
+                b
+            },
+            "version 99",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        moderate()
+            .args(["score", "--model"])
+            .arg(&path)
+            .write_stdin("x\n")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    moderate()
+        .args(["score", "--model", "/no/such/model"])
+        .write_stdin("x\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/model"));
+}
+
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    let lines: String = (0..50_000)
+        .map(|i| format!("comment number {i} about the war\n"))
+        .collect();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+        .args(["score", "--input-format", "text", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(lines.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let _ = writer.join();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "status {status:?}, stderr {err}");
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn train_needs_labels_and_both_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("onlyneg.csv");
+    let mut rows = String::from("text,abusive\n");
+    for i in 0..20 {
+        rows.push_str(&format!("nice comment {i},0\n"));
+    }
+    std::fs::write(&path, rows).unwrap();
+    moderate()
+        .args(["train", "--data"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("abusive").and(predicate::str::contains("positive")));
+    let path = dir.path().join("nolabels.txt");
+    std::fs::write(&path, "a\nb\n").unwrap();
+    moderate()
+        .args(["train", "--data"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no label columns"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    moderate()
+        .args(["score", "--format", "xml"])
+        .assert()
+        .code(2);
+    moderate().arg("frobnicate").assert().code(2);
+    moderate()
+        .args(["score", "/no/such/file.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/file.csv"));
+}
