@@ -1,0 +1,932 @@
+//! `moderate review`: a review queue in the terminal.
+//!
+//! Comments are scored, the flagged ones are shown highest score first with
+//! the words that raised their scores highlighted, and single keys record a
+//! decision per comment in a decisions CSV (see [`crate::review`] for the
+//! file format and how it is kept safe). The screen is plain ANSI: raw mode
+//! for single keys (crossterm), "clear screen" between comments, and SGR
+//! bold/reverse for highlights unless `NO_COLOR` is set or stdout is not a
+//! terminal, in which case highlighted words are marked `[[like this]]`.
+
+use super::train::parse_label_value;
+use super::{InputArgs, UsageError};
+use crate::Comment;
+use crate::io::{CommentReader, InputFormat};
+use crate::model::{Model, Scorer, Scores};
+use crate::pipeline;
+use crate::review::{Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, rfc3339_utc};
+use anyhow::{Context, Result};
+use clap::Args;
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use unicode_width::UnicodeWidthChar;
+
+/// Arguments of `moderate review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Comments to review: the raw comments file (CSV, JSONL or text), which
+    /// is scored with --model. Not stdin: the terminal is for keys.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+    /// Model file (default: the built-in default model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Override a label's threshold for this run, e.g. `violent=0.3`.
+    #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
+    pub thresholds: Vec<(String, f32)>,
+    /// Decisions file: appended to, and read on start to resume.
+    #[arg(long, value_name = "FILE", default_value = "decisions.csv")]
+    pub decisions: PathBuf,
+    /// Reviewer name written with each decision (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub reviewer: Option<String>,
+    /// Also queue comments that no label flags (after the flagged ones).
+    #[arg(long)]
+    pub all: bool,
+    /// Words highlighted per label.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+}
+
+/// Runs `moderate review`.
+pub fn run(args: ReviewArgs) -> Result<ExitCode> {
+    if args.input.as_os_str() == "-" {
+        return Err(UsageError(
+            "review reads key presses from the terminal, so comments cannot come from stdin; \
+             give a file"
+                .into(),
+        )
+        .into());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "review needs an interactive terminal on stdin (it reads single key presses); \
+             run it in a terminal (over SSH: `ssh -t`)"
+                .into(),
+        )
+        .into());
+    }
+    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let thresholds = thresholds(&model, &args.thresholds)?;
+    let labels = model.label_names();
+    let reviewer = args
+        .reviewer
+        .clone()
+        .or_else(|| {
+            ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok())
+        })
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+
+    // The decisions file first: a wrong one fails before a long scoring run.
+    let mut log = DecisionLog::open(&args.decisions, &labels)
+        .with_context(|| format!("cannot use decisions file {}", args.decisions.display()))?;
+    let items = read_and_score(&args, &model, &thresholds)?;
+    let mut notice = log.repaired().map(str::to_string);
+    if let Some(n) = &notice {
+        eprintln!("moderate: {}: {n}", args.decisions.display());
+    }
+    let already = log.decisions().len();
+    let n_items = items.len();
+    let mut queue = Queue::new(items, &log.decided_ids(), args.all);
+    if queue.is_done() {
+        println!(
+            "nothing to review: {n_items} comments read, none {}left undecided ({already} decisions in {})",
+            if args.all { "" } else { "flagged and " },
+            args.decisions.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let style = Style::detect();
+    let keys = KeyMap::new(&labels);
+    let input_name = args.input.display().to_string();
+    let decisions_name = args.decisions.display().to_string();
+    let mut scorer = model.scorer();
+    let mut saved: i64 = 0;
+    let mut proposal: Vec<bool> = Vec::new();
+    let mut highlights = Highlights::default();
+    let mut fresh = true;
+    let mut out = std::io::stdout();
+
+    let raw = RawMode::enable().context("cannot switch the terminal to raw mode")?;
+    loop {
+        let (width, height) = terminal_size();
+        if fresh {
+            if let Some(item) = queue.current() {
+                proposal = item.flags.clone();
+                highlights = Highlights::of(&mut scorer, item, args.top);
+            }
+            fresh = false;
+        }
+        let frame = match queue.current() {
+            Some(item) => render(
+                &View {
+                    item,
+                    labels: &labels,
+                    thresholds: &thresholds,
+                    keys: &keys,
+                    proposal: &proposal,
+                    highlights: &highlights,
+                    progress: queue.progress(),
+                    saved,
+                    in_file: log.decisions().len(),
+                    input_name: &input_name,
+                    decisions_name: &decisions_name,
+                    status: notice.as_deref(),
+                },
+                style,
+                width,
+                height,
+            ),
+            None => render_done(
+                saved,
+                log.decisions().len(),
+                &decisions_name,
+                notice.as_deref(),
+                style,
+                width,
+            ),
+        };
+        out.write_all(frame.as_bytes())?;
+        out.flush()?;
+        let action = match read_input(&keys)? {
+            Input::Action(a) => a,
+            Input::Redraw => continue,
+            Input::Ignore => continue,
+        };
+        notice = None;
+        let current = queue.current().cloned();
+        match (action, current) {
+            (Action::Quit, _) => break,
+            (Action::Toggle(i), Some(_)) => {
+                if let Some(p) = proposal.get_mut(i) {
+                    *p = !*p;
+                }
+            }
+            (Action::Accept | Action::Clear, Some(item)) => {
+                let labels_now = if action == Action::Clear {
+                    vec![false; labels.len()]
+                } else {
+                    proposal.clone()
+                };
+                let decision = Decision {
+                    id: item.id.clone(),
+                    text: item.text.clone(),
+                    labels: labels_now,
+                    reviewer: reviewer.clone(),
+                    decided_at: rfc3339_utc(std::time::SystemTime::now()),
+                };
+                log.append(&decision).with_context(|| {
+                    format!("cannot write decisions file {}", args.decisions.display())
+                })?;
+                saved += 1;
+                notice = Some(format!(
+                    "saved {}: {}",
+                    item.id,
+                    describe_labels(&labels, &decision.labels)
+                ));
+                queue.advance();
+                fresh = true;
+            }
+            (Action::Skip, Some(item)) => {
+                notice = Some(format!("skipped {} (no decision)", item.id));
+                queue.advance();
+                fresh = true;
+            }
+            (Action::Undo, _) => {
+                notice = Some(match log.last().cloned() {
+                    None => "nothing to undo".to_string(),
+                    Some(last) if !queue.contains(&last.id) => format!(
+                        "cannot undo: the last decision ({}) is for a comment not in {input_name}",
+                        last.id
+                    ),
+                    Some(_) => {
+                        let undone = log.undo().with_context(|| {
+                            format!("cannot write decisions file {}", args.decisions.display())
+                        })?;
+                        match undone {
+                            Some(d) => {
+                                saved -= 1;
+                                queue.reopen(&d.id);
+                                fresh = true;
+                                format!(
+                                    "undid {} (was {})",
+                                    d.id,
+                                    describe_labels(&labels, &d.labels)
+                                )
+                            }
+                            None => "nothing to undo".to_string(),
+                        }
+                    }
+                });
+            }
+            (Action::Accept, None) => break,
+            (_, None) => {}
+        }
+    }
+    drop(raw);
+    // Leave the last frame on screen and end its line.
+    println!();
+    println!(
+        "moderate: {saved} decision(s) saved this session; {} in {}; {} comment(s) left in the queue",
+        log.decisions().len(),
+        args.decisions.display(),
+        queue.remaining()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Per-label thresholds with `--threshold` overrides applied.
+fn thresholds(model: &Model, overrides: &[(String, f32)]) -> Result<Vec<f32>> {
+    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
+    for (label, value) in overrides {
+        let i = model.label_index(label).ok_or_else(|| {
+            UsageError(format!(
+                "--threshold: the model has no label `{label}` (labels: {})",
+                model.label_names().join(", ")
+            ))
+        })?;
+        if !(0.0..=1.0).contains(value) {
+            return Err(
+                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
+            );
+        }
+        thresholds[i] = *value;
+    }
+    Ok(thresholds)
+}
+
+/// Reads every comment of the input and scores it.
+fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Result<Vec<QueueItem>> {
+    let opts = args.input_args.read_options(&[], &[]);
+    let reader = CommentReader::open(&args.input, &opts)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let jsonl = reader.format() == InputFormat::Jsonl;
+    let text_key = format!("no `{}` key", opts.text_column);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut items = Vec::new();
+    pipeline::ordered_map(
+        reader,
+        threads,
+        pipeline::DEFAULT_BATCH,
+        || (model.scorer(), Scores::default()),
+        |(scorer, scores), record: &crate::Result<Comment>| {
+            let comment = record.as_ref().ok()?;
+            scorer.score_into(&comment.text, scores);
+            Some(scores.probabilities.clone())
+        },
+        |record, scores| -> Result<()> {
+            let comment = match record {
+                Ok(c) => c,
+                Err(e) => {
+                    let hint = if jsonl && e.to_string().contains(&text_key) {
+                        " (review needs the comment text: give it the comments file itself, \
+                         not the output of `moderate score`)"
+                    } else {
+                        ""
+                    };
+                    return Err(anyhow::Error::new(e).context(format!("bad input record{hint}")));
+                }
+            };
+            let scores = scores.unwrap_or_default();
+            let flags = scores.iter().zip(thresholds).map(|(p, t)| p >= t).collect();
+            items.push(QueueItem {
+                id: comment.id,
+                text: comment.text,
+                line: comment.line,
+                scores,
+                flags,
+            });
+            Ok(())
+        },
+    )?;
+    Ok(items)
+}
+
+/// "abusive=1 violent=0".
+fn describe_labels(labels: &[&str], values: &[bool]) -> String {
+    labels
+        .iter()
+        .zip(values)
+        .map(|(l, &v)| format!("{l}={}", u8::from(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Raw mode for single key presses, restored when dropped (also on panic).
+struct RawMode;
+
+impl RawMode {
+    fn enable() -> std::io::Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Restore the terminal first so the message is readable.
+            let _ = crossterm::terminal::disable_raw_mode();
+            previous(info);
+        }));
+        crossterm::terminal::enable_raw_mode()?;
+        Ok(RawMode)
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// The terminal's (columns, rows), 80x24 when unknown.
+fn terminal_size() -> (usize, usize) {
+    match crossterm::terminal::size() {
+        Ok((w, h)) if w > 0 && h > 0 => (usize::from(w).max(20), usize::from(h).max(10)),
+        _ => (80, 24),
+    }
+}
+
+/// What a terminal event means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Action(Action),
+    Redraw,
+    Ignore,
+}
+
+/// Waits for the next key press (or resize).
+fn read_input(keys: &KeyMap) -> std::io::Result<Input> {
+    Ok(match event::read()? {
+        Event::Key(k) if k.kind != KeyEventKind::Release => map_key(k, keys),
+        Event::Resize(..) => Input::Redraw,
+        _ => Input::Ignore,
+    })
+}
+
+/// Maps a key press to an action. Raw mode delivers Ctrl-C as a key: it quits.
+fn map_key(k: KeyEvent, keys: &KeyMap) -> Input {
+    if k.modifiers.contains(KeyModifiers::CONTROL) {
+        return match k.code {
+            KeyCode::Char('c' | 'd') => Input::Action(Action::Quit),
+            KeyCode::Char('j' | 'm') => Input::Action(Action::Accept),
+            KeyCode::Char('l') => Input::Redraw,
+            _ => Input::Ignore,
+        };
+    }
+    match k.code {
+        KeyCode::Enter => Input::Action(Action::Accept),
+        KeyCode::Char(c) => keys.action(c).map_or(Input::Ignore, Input::Action),
+        _ => Input::Ignore,
+    }
+}
+
+/// How the screen is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Style {
+    /// SGR attributes (bold, reverse, colour); otherwise `[[marks]]`.
+    color: bool,
+    /// Clear the screen before each comment.
+    clear: bool,
+}
+
+impl Style {
+    /// Colour unless `NO_COLOR` is set (any value), stdout is not a terminal
+    /// or `TERM=dumb`.
+    fn detect() -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Style {
+            color: tty && !dumb && std::env::var_os("NO_COLOR").is_none(),
+            clear: tty && !dumb,
+        }
+    }
+
+    fn paint(self, sgr: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{sgr}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// The words to highlight in one comment.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Highlights {
+    /// Byte spans in the text, merged over labels.
+    spans: Vec<(usize, usize)>,
+    /// Per shown label: its name index and the highlighted words.
+    words: Vec<(usize, Vec<String>)>,
+}
+
+impl Highlights {
+    /// The `top` word spans that raised each flagged label most (the
+    /// highest-scoring label when none is flagged). Character n-gram
+    /// contributions are summed per word.
+    fn of(scorer: &mut Scorer<'_>, item: &QueueItem, top: usize) -> Self {
+        let mut shown: Vec<usize> = (0..item.flags.len()).filter(|&i| item.flags[i]).collect();
+        if shown.is_empty() {
+            if let Some(best) =
+                (0..item.scores.len()).max_by(|&a, &b| item.scores[a].total_cmp(&item.scores[b]))
+            {
+                shown.push(best);
+            }
+        }
+        let mut out = Highlights::default();
+        for label in shown {
+            let mut by_span: HashMap<(usize, usize), f32> = HashMap::new();
+            for c in scorer.explain(&item.text, label, 200) {
+                for &span in &c.spans {
+                    *by_span.entry(span).or_default() += c.weight;
+                }
+            }
+            let mut spans: Vec<((usize, usize), f32)> = by_span.into_iter().collect();
+            spans.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            spans.truncate(top);
+            let mut words: Vec<String> = Vec::new();
+            for &(span, _) in &spans {
+                if let Some(w) = item.text.get(span.0..span.1) {
+                    let w = one_line(w);
+                    if !words.contains(&w) {
+                        words.push(w);
+                    }
+                }
+                out.spans.push(span);
+            }
+            out.words.push((label, words));
+        }
+        out
+    }
+
+    /// One flag per byte of `text`: inside a highlighted span.
+    fn marks(&self, text: &str) -> Vec<bool> {
+        let mut marks = vec![false; text.len()];
+        for &(s, e) in &self.spans {
+            if let Some(m) = marks.get_mut(s..e.min(text.len())) {
+                m.fill(true);
+            }
+        }
+        marks
+    }
+}
+
+/// Everything one screen shows.
+struct View<'a> {
+    item: &'a QueueItem,
+    labels: &'a [&'a str],
+    thresholds: &'a [f32],
+    keys: &'a KeyMap,
+    proposal: &'a [bool],
+    highlights: &'a Highlights,
+    progress: (usize, usize),
+    saved: i64,
+    in_file: usize,
+    input_name: &'a str,
+    decisions_name: &'a str,
+    status: Option<&'a str>,
+}
+
+/// Draws the screen for one comment, lines ended with `\r\n` (raw mode).
+fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let (n, total) = v.progress;
+    lines.push(style.paint(
+        "1",
+        &fit(
+            &format!(
+                "moderate review  {n}/{total}  | saved {} this session, {} in {}",
+                v.saved, v.in_file, v.decisions_name
+            ),
+            width,
+        ),
+    ));
+    lines.push(fit(
+        &format!(
+            "id {}  (line {} of {})",
+            one_line(&v.item.id),
+            v.item.line,
+            v.input_name
+        ),
+        width,
+    ));
+    lines.push(String::new());
+    let name_w = v.labels.iter().map(|l| l.len()).max().unwrap_or(5).max(5);
+    lines.push(format!(
+        "  key  {:<name_w$}  score  threshold  model  decision",
+        "label"
+    ));
+    for (i, label) in v.labels.iter().enumerate() {
+        let key = v.keys.label_keys.get(i).copied().flatten().unwrap_or(' ');
+        let flagged = v.item.flags.get(i).copied().unwrap_or(false);
+        let decided = v.proposal.get(i).copied().unwrap_or(false);
+        let model = if flagged { "flag" } else { "-" };
+        let decision = if decided {
+            style.paint("1;31", "YES")
+        } else {
+            "no".to_string()
+        };
+        lines.push(format!(
+            "  [{key}]  {label:<name_w$}  {:.3}  {:>9.3}  {model:<5}  {decision}",
+            v.item.scores.get(i).copied().unwrap_or(0.0),
+            v.thresholds.get(i).copied().unwrap_or(0.0),
+        ));
+    }
+    let words: Vec<String> = v
+        .highlights
+        .words
+        .iter()
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(l, w)| format!("{}: {}", v.labels.get(*l).unwrap_or(&"?"), w.join(", ")))
+        .collect();
+    lines.push(fit(
+        &format!(
+            "words: {}",
+            if words.is_empty() {
+                "-".to_string()
+            } else {
+                words.join("; ")
+            }
+        ),
+        width,
+    ));
+    let rule = "-".repeat(width.min(100));
+    lines.push(rule.clone());
+    let mut help = vec![];
+    for (i, label) in v.labels.iter().enumerate() {
+        if let Some(Some(k)) = v.keys.label_keys.get(i) {
+            help.push(format!("{k} {label}"));
+        }
+    }
+    let help = format!(
+        "keys: {} (toggle) | Enter save | c clear all | s skip | u undo | q quit",
+        help.join(", ")
+    );
+    let help_lines = wrap(&help, &[], width, style);
+    // One spare line: the frame separator, or the cursor's last line.
+    let chrome = lines.len() + 2 + help_lines.len() + 1;
+    let room = height.saturating_sub(chrome).max(3);
+    let marks = v.highlights.marks(&v.item.text);
+    let text = wrap(&v.item.text, &marks, width, style);
+    if text.len() > room {
+        lines.extend(text[..room - 1].iter().cloned());
+        lines.push(format!(
+            "... ({} more lines not shown)",
+            text.len() - (room - 1)
+        ));
+    } else {
+        lines.extend(text);
+    }
+    lines.push(rule);
+    lines.push(fit(v.status.unwrap_or(""), width));
+    lines.extend(help_lines);
+    finish(lines, style)
+}
+
+/// The screen after the last comment.
+fn render_done(
+    saved: i64,
+    in_file: usize,
+    decisions_name: &str,
+    status: Option<&str>,
+    style: Style,
+    width: usize,
+) -> String {
+    let lines = vec![
+        style.paint("1", &fit("moderate review: queue done", width)),
+        fit(
+            &format!("saved {saved} this session, {in_file} in {decisions_name}"),
+            width,
+        ),
+        fit(status.unwrap_or(""), width),
+        "keys: u undo the last decision | q quit".to_string(),
+    ];
+    finish(lines, style)
+}
+
+/// Joins lines for raw mode, after a clear-screen when wanted.
+fn finish(lines: Vec<String>, style: Style) -> String {
+    let mut out = String::new();
+    if style.clear {
+        out.push_str("\x1b[H\x1b[2J");
+    } else {
+        out.push_str("\r\n");
+    }
+    out.push_str(&lines.join("\r\n"));
+    out
+}
+
+/// `c` as it may be written to a terminal: control and bidirectional
+/// formatting characters become `?` (a comment must not drive the terminal).
+fn safe_char(c: char) -> char {
+    if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+        '?'
+    } else {
+        c
+    }
+}
+
+/// `s` on one line, whitespace runs collapsed, terminal-safe.
+fn one_line(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| w.chars().map(safe_char).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Display width of `c`.
+fn char_width(c: char) -> usize {
+    c.width().unwrap_or(0)
+}
+
+/// `s` on one line cut to `width` columns (with `...` when cut).
+fn fit(s: &str, width: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { safe_char(c) })
+        .collect();
+    if s.chars().map(char_width).sum::<usize>() <= width {
+        return s;
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw + 3 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push_str("...");
+    out
+}
+
+/// Wraps `text` to `width` columns, keeping line breaks (runs of blank lines
+/// become one) and marking the bytes flagged in `marks`: SGR bold+reverse
+/// with colour, `[[...]]` without.
+fn wrap(text: &str, marks: &[bool], width: usize, style: Style) -> Vec<String> {
+    let width = width.max(8);
+    let marked = |b: usize| marks.get(b).copied().unwrap_or(false);
+    let mut lines: Vec<Vec<(char, bool)>> = Vec::new();
+    let mut offset = 0;
+    for para in text.split('\n') {
+        let base = offset;
+        offset += para.len() + 1;
+        // Words with the mark of the whitespace before them.
+        let mut words: Vec<(Vec<(char, bool)>, bool)> = Vec::new();
+        let mut word: Vec<(char, bool)> = Vec::new();
+        let mut sep_mark = false;
+        let mut in_space = true;
+        for (i, c) in para.char_indices() {
+            if c.is_whitespace() {
+                if !in_space {
+                    words.push((std::mem::take(&mut word), sep_mark));
+                    sep_mark = marked(base + i);
+                    in_space = true;
+                }
+            } else {
+                in_space = false;
+                word.push((safe_char(c), marked(base + i)));
+            }
+        }
+        if !word.is_empty() {
+            words.push((word, sep_mark));
+        }
+        if words.is_empty() {
+            if lines.last().is_some_and(|l| !l.is_empty()) {
+                lines.push(Vec::new());
+            }
+            continue;
+        }
+        let mut line: Vec<(char, bool)> = Vec::new();
+        let mut line_w = 0;
+        for (word, sep) in words {
+            let runs = word
+                .iter()
+                .enumerate()
+                .filter(|&(i, &(_, m))| m && (i == 0 || !word[i - 1].1))
+                .count();
+            let cells: usize = word.iter().map(|&(c, _)| char_width(c)).sum();
+            let w = cells + if style.color { 0 } else { 4 * runs };
+            if !line.is_empty() && line_w + 1 + w <= width {
+                line.push((' ', sep));
+                line.extend(word);
+                line_w += 1 + w;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            if w <= width {
+                line = word;
+                line_w = w;
+            } else {
+                // A word longer than the line: cut it into pieces.
+                let limit = if style.color { width } else { width - 4 };
+                let mut piece_w = 0;
+                for cell in word {
+                    let cw = char_width(cell.0);
+                    if piece_w + cw > limit && !line.is_empty() {
+                        lines.push(std::mem::take(&mut line));
+                        piece_w = 0;
+                    }
+                    line.push(cell);
+                    piece_w += cw;
+                }
+                line_w = piece_w + if style.color { 0 } else { 4 };
+            }
+        }
+        lines.push(line);
+    }
+    while lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    lines.iter().map(|l| paint_line(l, style)).collect()
+}
+
+/// Writes one wrapped line, grouping marked cells into highlighted runs. A
+/// space is highlighted only between two highlighted characters.
+fn paint_line(line: &[(char, bool)], style: Style) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let mut run_marked = false;
+    for (i, &(c, m)) in line.iter().enumerate() {
+        let m = m && (c != ' ' || (i > 0 && line[i - 1].1 && line.get(i + 1).is_some_and(|n| n.1)));
+        if m != run_marked && !run.is_empty() {
+            out.push_str(&paint_run(&run, run_marked, style));
+            run.clear();
+        }
+        run_marked = m;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        out.push_str(&paint_run(&run, run_marked, style));
+    }
+    out
+}
+
+fn paint_run(s: &str, marked: bool, style: Style) -> String {
+    match (marked, style.color) {
+        (false, _) => s.to_string(),
+        (true, true) => format!("\x1b[1;7m{s}\x1b[0m"),
+        (true, false) => format!("[[{s}]]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAIN: Style = Style {
+        color: false,
+        clear: false,
+    };
+    const COLOR: Style = Style {
+        color: true,
+        clear: true,
+    };
+
+    fn marks_for(text: &str, words: &[&str]) -> Vec<bool> {
+        let mut m = vec![false; text.len()];
+        for w in words {
+            let s = text.find(w).unwrap();
+            m[s..s + w.len()].fill(true);
+        }
+        m
+    }
+
+    #[test]
+    fn wrap_marks_words_and_respects_width() {
+        let text = "Anyone who defends this regime is a spineless idiot, plain and simple.";
+        let marks = marks_for(text, &["spineless idiot"]);
+        let lines = wrap(text, &marks, 30, PLAIN);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        let joined = lines.join(" ");
+        assert!(joined.contains("[[spineless idiot]]"), "{joined}");
+        let marks = marks_for(text, &["spineless", "idiot"]);
+        let joined = wrap(text, &marks, 80, PLAIN).join(" ");
+        assert!(
+            joined.contains("a [[spineless]] [[idiot]], plain"),
+            "{joined}"
+        );
+        assert!(!joined.contains('\x1b'));
+        let lines = wrap(text, &marks, 30, COLOR);
+        assert!(
+            lines
+                .join(" ")
+                .contains("\x1b[1;7mspineless\x1b[0m \x1b[1;7midiot\x1b[0m"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_paragraphs_cuts_long_words_and_neutralises_controls() {
+        let text = "first\n\n\n\nsecond \x1b[31mred\u{202E}x\n";
+        let lines = wrap(text, &[], 40, PLAIN);
+        assert_eq!(lines, vec!["first", "", "second ?[31mred?x"]);
+        let long = "x".repeat(25);
+        let lines = wrap(&long, &[true; 25], 10, PLAIN);
+        assert!(lines.iter().all(|l| l.chars().count() <= 10), "{lines:?}");
+        assert_eq!(lines.concat().matches('x').count(), 25);
+        let wide = "👍".repeat(30);
+        let lines = wrap(&wide, &[], 20, COLOR);
+        assert!(lines.iter().all(|l| l.chars().count() <= 10), "{lines:?}");
+    }
+
+    #[test]
+    fn fit_and_one_line() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("a much longer line", 10), "a much ...");
+        assert_eq!(fit("two  spaces\tand\x1b", 40), "two  spaces and?");
+        assert_eq!(one_line(" a\n\tb \x07c "), "a b ?c");
+    }
+
+    #[test]
+    fn keys_map_to_actions() {
+        let keys = KeyMap::new(&["abusive", "violent"]);
+        let key = |code, modifiers| map_key(KeyEvent::new(code, modifiers), &keys);
+        assert_eq!(
+            key(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Input::Action(Action::Quit)
+        );
+        assert_eq!(
+            key(KeyCode::Char('c'), KeyModifiers::NONE),
+            Input::Action(Action::Clear)
+        );
+        assert_eq!(
+            key(KeyCode::Enter, KeyModifiers::NONE),
+            Input::Action(Action::Accept)
+        );
+        assert_eq!(
+            key(KeyCode::Char('V'), KeyModifiers::SHIFT),
+            Input::Action(Action::Toggle(1))
+        );
+        assert_eq!(key(KeyCode::Esc, KeyModifiers::NONE), Input::Ignore);
+    }
+
+    #[test]
+    fn screen_shows_progress_scores_words_and_help() {
+        let item = QueueItem {
+            id: "9".into(),
+            text: "Shut your mouth, m0ron.".into(),
+            line: 10,
+            scores: vec![0.501, 0.026],
+            flags: vec![true, false],
+        };
+        let highlights = Highlights {
+            spans: vec![(17, 22)],
+            words: vec![(0, vec!["m0ron".into()])],
+        };
+        let keys = KeyMap::new(&["abusive", "violent"]);
+        let view = View {
+            item: &item,
+            labels: &["abusive", "violent"],
+            thresholds: &[0.359, 0.17],
+            keys: &keys,
+            proposal: &[true, false],
+            highlights: &highlights,
+            progress: (3, 12),
+            saved: 2,
+            in_file: 5,
+            input_name: "c.csv",
+            decisions_name: "d.csv",
+            status: Some("saved 4: abusive=1 violent=0"),
+        };
+        let screen = render(&view, PLAIN, 80, 24);
+        for want in [
+            "3/12",
+            "id 9  (line 10 of c.csv)",
+            "[a]  abusive  0.501      0.359  flag   YES",
+            "[v]  violent  0.026      0.170  -      no",
+            "words: abusive: m0ron",
+            "Shut your mouth, [[m0ron]].",
+            "saved 4: abusive=1 violent=0",
+            "a abusive, v violent (toggle) | Enter save | c clear all",
+        ] {
+            assert!(screen.contains(want), "{want:?} not in\n{screen}");
+        }
+        assert!(!screen.contains('\x1b'));
+        let screen = render(&view, COLOR, 80, 24);
+        assert!(screen.starts_with("\x1b[H\x1b[2J"));
+        assert!(screen.contains("\x1b[1;7mm0ron\x1b[0m"));
+        // A short terminal cuts the text, not the help.
+        let long = QueueItem {
+            text: "word ".repeat(400),
+            ..item.clone()
+        };
+        let view = View {
+            item: &long,
+            ..view
+        };
+        let screen = render(&view, PLAIN, 40, 20);
+        assert!(screen.contains("more lines not shown"));
+        assert!(screen.lines().count() <= 20, "{}", screen.lines().count());
+        assert!(screen.contains("q quit"));
+    }
+}
