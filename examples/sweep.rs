@@ -65,7 +65,10 @@ fn main() {
                     config.ngrams.char_ngrams = Some((a.parse().unwrap(), b.parse().unwrap()));
                 }
                 "nobigrams" => config.ngrams.word_bigrams = false,
+                "only" => config.labels = vec![v.to_string()],
                 "normall" => config.ngrams.norm_unselected = true,
+                "normsel" => config.ngrams.norm_unselected = false,
+                "blocks" => config.ngrams.norm_per_block = true,
                 "negation" => config.analyzer.negation = true,
                 "nostem" => config.analyzer.stem = false,
                 other => panic!("unknown setting {other}"),
@@ -88,7 +91,11 @@ fn main() {
             t.elapsed().as_secs_f64()
         );
         let mut jobs = Vec::new();
-        for label in labels {
+        for label in labels
+            .iter()
+            .copied()
+            .filter(|l| config.labels.iter().any(|c| c == l))
+        {
             for &alpha in &alphas {
                 for &repeat in &repeats {
                     jobs.push((label, alpha, repeat));
@@ -160,6 +167,33 @@ fn evaluate(
     } else {
         (neg / pos).sqrt().round().max(1.0)
     };
+    // Optional naive-Bayes log-count-ratio scaling (NB-LR, Wang & Manning 2012).
+    let nb = std::env::var("NB").ok().and_then(|v| v.parse::<f64>().ok());
+    let (x, dev) = match nb {
+        Some(smoothing) => {
+            let mut p = vec![smoothing; x.ncols()];
+            let mut q = vec![smoothing; x.ncols()];
+            for &(r, y) in &labelled {
+                let (idx, val) = x.row(r as usize);
+                for (&c, &v) in idx.iter().zip(val) {
+                    if y {
+                        p[c as usize] += f64::from(v)
+                    } else {
+                        q[c as usize] += f64::from(v)
+                    }
+                }
+            }
+            let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+            let ratio: Vec<f32> = p
+                .iter()
+                .zip(&q)
+                .map(|(a, b)| ((a / sp) / (b / sq)).ln() as f32)
+                .collect();
+            (scale(x, &ratio), scale(dev, &ratio))
+        }
+        None => (x.clone(), dev.clone()),
+    };
+    let (x, dev) = (&x, &dev);
     let fit = |rows: &[(u32, bool)]| {
         let r: Vec<u32> = rows.iter().map(|p| p.0).collect();
         let y: Vec<bool> = rows.iter().map(|p| p.1).collect();
@@ -205,5 +239,68 @@ fn evaluate(
                 .map(|y| (w.decision(dev, i), y))
         })
         .unzip();
+    // Optional mix with a multinomial naive Bayes on the same features.
+    if let Some(mix) = std::env::var("MIXNB")
+        .ok()
+        .and_then(|v| v.parse::<f32>().ok())
+    {
+        let d = x.ncols();
+        let (mut p, mut q) = (vec![0.1f64; d], vec![0.1f64; d]);
+        let (mut np, mut nq) = (0.0f64, 0.0f64);
+        for &(r, t) in &labelled {
+            let (idx, val) = x.row(r as usize);
+            for (&c, &v) in idx.iter().zip(val) {
+                if t {
+                    p[c as usize] += f64::from(v)
+                } else {
+                    q[c as usize] += f64::from(v)
+                }
+            }
+            if t { np += 1.0 } else { nq += 1.0 }
+        }
+        let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+        let nbw: Vec<f32> = p
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| ((a / sp).ln() - (b / sq).ln()) as f32)
+            .collect();
+        let nbb = (np / nq).ln() as f32;
+        let zn: Vec<f32> = dev_rows
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.labels.get(label).copied().flatten().is_some())
+            .map(|(i, _)| dev.row_dot(i, &nbw) + nbb)
+            .collect();
+        let sd = |v: &[f32]| {
+            let m = v.iter().sum::<f32>() / v.len() as f32;
+            (v.iter().map(|a| (a - m) * (a - m)).sum::<f32>() / v.len() as f32).sqrt()
+        };
+        let (s1, s2) = (sd(&z), sd(&zn));
+        let mixed: Vec<f32> = z
+            .iter()
+            .zip(&zn)
+            .map(|(a, b)| a / s1 + mix * b / s2)
+            .collect();
+        eprintln!(
+            "{label}: nb alone {:.4}, mix {mix} {:.4}",
+            roc_auc(&zn, &y).unwrap_or(f64::NAN),
+            roc_auc(&mixed, &y).unwrap_or(f64::NAN)
+        );
+    }
     (cv, roc_auc(&z, &y).unwrap_or(f64::NAN))
+}
+
+fn scale(m: &SparseMatrix, by: &[f32]) -> SparseMatrix {
+    let mut out = SparseMatrix::new(m.ncols());
+    let mut row = SparseRow::default();
+    for r in 0..m.nrows() {
+        let (idx, val) = m.row(r);
+        row.clear();
+        for (&c, &v) in idx.iter().zip(val) {
+            row.indices.push(c);
+            row.values.push(v * by[c as usize]);
+        }
+        out.push_row(&row);
+    }
+    out
 }

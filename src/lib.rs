@@ -21,6 +21,7 @@
 //! assert!(scores.probabilities[violent] > 0.0 && scores.probabilities[violent] <= 1.0);
 //! ```
 
+pub mod bias;
 pub mod cli;
 pub mod comment;
 pub mod error;
@@ -29,6 +30,8 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod report;
+pub mod review;
 pub mod text;
 pub mod train;
 

@@ -20,6 +20,7 @@ fn config() -> TrainConfig {
             word_bigrams: true,
             char_ngrams: Some((2, 4)),
             norm_unselected: true,
+            norm_per_block: false,
         },
         ..TrainConfig::default()
     }

@@ -1,6 +1,7 @@
 //! `moderate eval`: measure a model on labelled comments.
 
 use super::InputArgs;
+use crate::bias::{GroupMatcher, IdentityTerms, LabelBias, label_bias};
 use crate::io::CommentReader;
 use crate::metrics::{self, Confusion};
 use crate::model::{Model, Scores};
@@ -27,6 +28,14 @@ pub struct EvalArgs {
     /// Also report metrics per value of this column (e.g. `source`).
     #[arg(long, value_name = "COLUMN")]
     pub by: Option<String>,
+    /// Report identity-term bias: per label and group, Subgroup, BPSN and
+    /// BNSP ROC-AUC and their power means (Borkan et al. 2019).
+    #[arg(long)]
+    pub bias: bool,
+    /// Identity groups for --bias (`group: term, term` per line; default:
+    /// the list shipped in data/identity_terms.txt).
+    #[arg(long, value_name = "FILE", requires = "bias")]
+    pub identity_terms: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -57,6 +66,9 @@ pub struct LabelMetrics {
     pub confusion: Confusion,
     /// Expected calibration error (10 equal-width bins).
     pub ece: Option<f64>,
+    /// Reliability table: per probability bin, mean predicted probability
+    /// and observed fraction of positives.
+    pub reliability: Vec<metrics::ReliabilityBin>,
 }
 
 /// Metrics of every label on one set of rows.
@@ -95,6 +107,7 @@ pub fn set_metrics(
                 negatives: confusion.negatives(),
                 confusion,
                 ece: metrics::expected_calibration_error(&scores, &ys, 10),
+                reliability: metrics::reliability_table(&scores, &ys, 10),
             },
         );
     }
@@ -127,18 +140,40 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let terms = match (&args.bias, &args.identity_terms) {
+        (false, _) => None,
+        (true, None) => Some(IdentityTerms::builtin()),
+        (true, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read identity terms {}", path.display()))?;
+            Some(IdentityTerms::parse(&text, path)?)
+        }
+    };
     let mut probs: Vec<Vec<f32>> = Vec::new();
     let mut truth: Vec<Vec<Option<bool>>> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
+    let mut identity: Vec<Vec<u16>> = Vec::new();
     pipeline::ordered_map(
         reader,
         threads,
         pipeline::DEFAULT_BATCH,
-        || (model.scorer(), Scores::default()),
-        |(scorer, scores), record| {
+        || {
+            (
+                model.scorer(),
+                Scores::default(),
+                terms
+                    .as_ref()
+                    .map(|t| GroupMatcher::new(t, &model.analyzer)),
+            )
+        },
+        |(scorer, scores, matcher), record| {
             let c = record.as_ref().ok()?;
             scorer.score_into(&c.text, scores);
-            Some(scores.probabilities.clone())
+            let groups = matcher
+                .as_mut()
+                .map(|m| m.groups_of(&c.text))
+                .unwrap_or_default();
+            Some((scores.probabilities.clone(), groups))
         },
         |record, p| -> Result<()> {
             let c = record?;
@@ -151,7 +186,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             if let Some(by) = &args.by {
                 groups.push(c.fields.get(by).cloned().unwrap_or_default());
             }
-            probs.push(p.unwrap_or_default());
+            let (p, g) = p.unwrap_or_default();
+            probs.push(p);
+            identity.push(g);
             Ok(())
         },
     )?;
@@ -167,19 +204,42 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             by_group.insert(g.to_string(), set_metrics(&model, &probs, &truth, &rows));
         }
     }
+    let bias: Option<BTreeMap<String, LabelBias>> = terms.as_ref().map(|terms| {
+        model
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(l, label)| {
+                let rows: Vec<usize> = (0..probs.len())
+                    .filter(|&r| truth[r][l].is_some())
+                    .collect();
+                let scores: Vec<f32> = rows.iter().map(|&r| probs[r][l]).collect();
+                let ys: Vec<bool> = rows.iter().map(|&r| truth[r][l].unwrap_or(false)).collect();
+                let gs: Vec<&[u16]> = rows.iter().map(|&r| identity[r].as_slice()).collect();
+                (label.name.clone(), label_bias(terms, &scores, &ys, &gs))
+            })
+            .collect()
+    });
     let mut out = super::open_output(None)?;
     if args.json {
         let mut value = serde_json::to_value(&overall)?;
         if let (Some(by), Some(obj)) = (&args.by, value.as_object_mut()) {
             obj.insert(format!("by_{by}"), serde_json::to_value(&by_group)?);
         }
+        if let (Some(bias), Some(obj)) = (&bias, value.as_object_mut()) {
+            obj.insert("bias".into(), serde_json::to_value(bias)?);
+        }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
         writeln!(out, "{} rows from {}", overall.rows, args.data.display())?;
         print_table(&mut out, "all", &overall)?;
+        print_reliability(&mut out, &overall)?;
         for (g, m) in &by_group {
             print_table(&mut out, g, m)?;
+        }
+        if let Some(bias) = &bias {
+            print_bias(&mut out, bias)?;
         }
     }
     out.flush()?;
@@ -231,6 +291,66 @@ fn print_table(out: &mut dyn Write, name: &str, m: &SetMetrics) -> std::io::Resu
             l.confusion.tn,
             fmt_opt(l.ece)
         )?;
+    }
+    Ok(())
+}
+
+fn print_reliability(out: &mut dyn Write, m: &SetMetrics) -> std::io::Result<()> {
+    for (label, l) in &m.labels {
+        writeln!(
+            out,
+            "\nreliability of `{label}` (ECE {}): predicted -> observed",
+            fmt_opt(l.ece)
+        )?;
+        writeln!(
+            out,
+            "{:>11} {:>8} {:>10} {:>9}",
+            "bin", "rows", "predicted", "observed"
+        )?;
+        for b in l.reliability.iter().filter(|b| b.count > 0) {
+            writeln!(
+                out,
+                "{:>5.1}-{:<5.1} {:>8} {:>10.3} {:>9.3}",
+                b.lower, b.upper, b.count, b.mean_predicted, b.fraction_positive
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_bias(out: &mut dyn Write, bias: &BTreeMap<String, LabelBias>) -> std::io::Result<()> {
+    for (label, b) in bias {
+        writeln!(
+            out,
+            "\nbias of `{label}` (worst BPSN first); power means (p = -5): subgroup {}, BPSN {}, BNSP {}",
+            fmt_opt(b.power_mean_subgroup_auc),
+            fmt_opt(b.power_mean_bpsn_auc),
+            fmt_opt(b.power_mean_bnsp_auc)
+        )?;
+        writeln!(
+            out,
+            "{:<12} {:>7} {:>9} {:>12} {:>9} {:>9}",
+            "group", "rows", "positive", "subgroup_auc", "bpsn_auc", "bnsp_auc"
+        )?;
+        for g in &b.groups {
+            writeln!(
+                out,
+                "{:<12} {:>7} {:>9} {:>12} {:>9} {:>9}",
+                g.group,
+                g.size,
+                g.positives,
+                fmt_opt(g.aucs.subgroup_auc),
+                fmt_opt(g.aucs.bpsn_auc),
+                fmt_opt(g.aucs.bnsp_auc)
+            )?;
+        }
+        if !b.too_small.is_empty() {
+            writeln!(
+                out,
+                "too few labelled rows to report: {}",
+                b.too_small.join(", ")
+            )?;
+        }
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 mod eval;
 mod info;
 mod output;
+mod report;
+mod review;
 mod score;
 mod train;
 
@@ -37,6 +39,10 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Show the model card: labels, training data, thresholds, metrics.
     Info(info::InfoArgs),
+    /// Write a self-contained HTML report of the flagged comments.
+    Report(report::ReportArgs),
+    /// Review flagged comments in the terminal and record decisions.
+    Review(review::ReviewArgs),
 }
 
 /// How to read comment files (shared by train, eval and score).
@@ -107,6 +113,8 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Score(a) => score::run(a),
         Command::Info(a) => info::run(a),
+        Command::Review(a) => review::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,8 @@ pub struct ScoreArgs {
     /// Override a label's threshold for this run, e.g. `violent=0.3`.
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
-    /// Add the terms that raised each label's score, with byte spans.
+    /// Add the words (and word pairs) that raised each label's score most,
+    /// with their byte spans in the text.
     #[arg(long)]
     pub explain: bool,
     /// Terms per label shown by --explain.
@@ -102,7 +103,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
             scorer.score_into(&comment.text, scores);
             let explanations = explain.then(|| {
                 (0..n_labels)
-                    .map(|l| scorer.explain(&comment.text, l, top))
+                    .map(|l| scorer.explain_words(&comment.text, l, top))
                     .collect()
             });
             Some((scores.clone(), explanations))

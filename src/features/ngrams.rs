@@ -38,6 +38,9 @@ pub struct NgramConfig {
     /// (each as tf 1 with the idf of a feature seen in one training comment),
     /// so a row is normalised as if the whole vocabulary were kept.
     pub norm_unselected: bool,
+    /// Normalise word n-grams and character n-grams separately (each block
+    /// to unit length), instead of the whole row at once.
+    pub norm_per_block: bool,
 }
 
 impl Default for NgramConfig {
@@ -46,6 +49,7 @@ impl Default for NgramConfig {
             word_bigrams: true,
             char_ngrams: None,
             norm_unselected: false,
+            norm_per_block: false,
         }
     }
 }

@@ -116,6 +116,7 @@ pub struct ColumnHit {
 pub struct Vectorizer {
     extractor: NgramExtractor,
     columns: Vec<u32>,
+    counted: Vec<(u32, u32)>,
 }
 
 impl Vectorizer {
@@ -124,6 +125,7 @@ impl Vectorizer {
         Self {
             extractor: NgramExtractor::new(space.ngrams.clone()),
             columns: Vec::new(),
+            counted: Vec::new(),
         }
     }
 
@@ -131,13 +133,13 @@ impl Vectorizer {
     pub fn vectorize(&mut self, space: &FeatureSpace, tokens: &Tokens, row: &mut SparseRow) {
         self.columns.clear();
         let columns = &mut self.columns;
-        let mut unselected = 0u32;
+        let mut unselected = [0u32; 2];
         self.extractor
             .extract(tokens, |occ: Occurrence| match space.column(occ.hash) {
                 Some(c) => columns.push(c),
-                None => unselected += 1,
+                None => unselected[block(occ.kind)] += 1,
             });
-        weigh(space, &mut self.columns, unselected, row);
+        count_and_weigh(space, &mut self.columns, &mut self.counted, unselected, row);
     }
 
     /// Like [`Vectorizer::vectorize`], also listing every column occurrence
@@ -152,7 +154,7 @@ impl Vectorizer {
         self.columns.clear();
         hits.clear();
         let columns = &mut self.columns;
-        let mut unselected = 0u32;
+        let mut unselected = [0u32; 2];
         self.extractor
             .extract(tokens, |occ: Occurrence| match space.column(occ.hash) {
                 Some(column) => {
@@ -163,37 +165,84 @@ impl Vectorizer {
                         last: occ.last,
                     });
                 }
-                None => unselected += 1,
+                None => unselected[block(occ.kind)] += 1,
             });
-        weigh(space, &mut self.columns, unselected, row);
+        count_and_weigh(space, &mut self.columns, &mut self.counted, unselected, row);
     }
 }
 
-/// Counts repeated columns and writes `(1 + ln tf) * idf`, l2-normalised
-/// (counting `unselected` n-grams in the norm when the space says so).
-fn weigh(space: &FeatureSpace, columns: &mut [u32], unselected: u32, row: &mut SparseRow) {
-    row.clear();
+/// The normalisation block of a feature kind: 0 = word n-grams, 1 = character n-grams.
+#[inline]
+fn block(kind: FeatureKind) -> usize {
+    usize::from(kind == FeatureKind::CharGram)
+}
+
+/// Counts repeated columns, then weighs them with [`weigh_counts`].
+fn count_and_weigh(
+    space: &FeatureSpace,
+    columns: &mut [u32],
+    counted: &mut Vec<(u32, u32)>,
+    unselected: [u32; 2],
+    row: &mut SparseRow,
+) {
     columns.sort_unstable();
+    counted.clear();
     let mut i = 0;
     while i < columns.len() {
-        let c = columns[i];
         let mut j = i + 1;
-        while j < columns.len() && columns[j] == c {
+        while j < columns.len() && columns[j] == columns[i] {
             j += 1;
         }
-        let tf = 1.0 + ((j - i) as f32).ln();
-        row.indices.push(c);
-        row.values.push(tf * space.idf[c as usize]);
+        counted.push((columns[i], (j - i) as u32));
         i = j;
     }
-    let mut norm2 = row.values.iter().map(|v| v * v).sum::<f32>();
-    if space.ngrams.norm_unselected {
-        norm2 += unselected as f32 * space.unselected_idf * space.unselected_idf;
+    weigh_counts(space, counted, unselected, row);
+}
+
+/// Writes `(1 + ln tf) * idf` for each `(column, tf)` (sorted by column
+/// here), l2-normalised: over the whole row, or per block (word n-grams,
+/// character n-grams) when [`NgramConfig::norm_per_block`] is set, like
+/// scikit-learn's `FeatureUnion` of two vectorizers. `unselected` n-gram
+/// occurrences (per block) count in the norm, each as tf 1 with
+/// [`FeatureSpace::unselected_idf`], when [`NgramConfig::norm_unselected`]
+/// is set.
+///
+/// Training rows and scoring rows both go through this one function, so a
+/// comment scored alone gets exactly its training row.
+pub fn weigh_counts(
+    space: &FeatureSpace,
+    counted: &mut [(u32, u32)],
+    unselected: [u32; 2],
+    row: &mut SparseRow,
+) {
+    row.clear();
+    counted.sort_unstable_by_key(|c| c.0);
+    let mut norm2 = [0.0f32; 2];
+    for &(c, tf) in counted.iter() {
+        let v = (1.0 + (tf as f32).ln()) * space.idf[c as usize];
+        norm2[block(space.kinds[c as usize])] += v * v;
+        row.indices.push(c);
+        row.values.push(v);
     }
-    let norm = norm2.sqrt();
-    if norm > 0.0 {
-        for v in &mut row.values {
-            *v /= norm;
+    if space.ngrams.norm_unselected {
+        let u2 = space.unselected_idf * space.unselected_idf;
+        norm2[0] += unselected[0] as f32 * u2;
+        norm2[1] += unselected[1] as f32 * u2;
+    }
+    if space.ngrams.norm_per_block {
+        let norms = [norm2[0].sqrt(), norm2[1].sqrt()];
+        for (v, &c) in row.values.iter_mut().zip(&row.indices) {
+            let n = norms[block(space.kinds[c as usize])];
+            if n > 0.0 {
+                *v /= n;
+            }
+        }
+    } else {
+        let norm = (norm2[0] + norm2[1]).sqrt();
+        if norm > 0.0 {
+            for v in &mut row.values {
+                *v /= norm;
+            }
         }
     }
 }

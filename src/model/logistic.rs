@@ -121,7 +121,11 @@ pub fn fit(
     let start = match start {
         Some(s) => Some(s),
         None if settings.presolve => {
+            let t = std::time::Instant::now();
             presolved = presolve_start(x, rows, y, settings);
+            if std::env::var_os("MODERATE_TIMINGS").is_some() {
+                eprintln!("presolve {:.1}s", t.elapsed().as_secs_f64());
+            }
             Some(&presolved)
         }
         None => None,
@@ -137,9 +141,13 @@ pub fn fit(
         params = params.initial_params(init);
     }
     let dataset = Dataset::new(dense, targets);
+    let t = std::time::Instant::now();
     let fitted = params
         .fit(&dataset)
         .map_err(|e| Error::Training(format!("logistic regression failed: {e}")))?;
+    if std::env::var_os("MODERATE_TIMINGS").is_some() {
+        eprintln!("linfa fit {:.1}s", t.elapsed().as_secs_f64());
+    }
     let sign = if fitted.labels().pos.class == 1 {
         1.0
     } else {
@@ -149,6 +157,18 @@ pub fn fit(
         weights: fitted.params().iter().map(|w| w * sign).collect(),
         intercept: fitted.intercept() * sign,
     })
+}
+
+/// Minimises linfa's objective with the sparse solver only (no dense matrix,
+/// no linfa): used for cross-validation folds and alpha selection, where
+/// only held-out decisions are needed.
+pub fn presolve_fit(
+    x: &SparseMatrix,
+    rows: &[u32],
+    y: &[bool],
+    settings: &LogisticSettings,
+) -> LinearWeights {
+    presolve_start(x, rows, y, settings)
 }
 
 /// Runs the sparse pre-solve on the distinct rows, with repeats as weights.

@@ -56,6 +56,8 @@ pub struct LabelModel {
 pub struct CrossValidation {
     /// Number of folds.
     pub folds: u32,
+    /// Mean held-out ROC-AUC of every alpha tried (the stored model uses the best).
+    pub alpha_roc_auc: Vec<(f32, f64)>,
     /// ROC-AUC of each fold's held-out rows.
     pub fold_roc_auc: Vec<f64>,
     /// ROC-AUC over all out-of-fold predictions.
@@ -173,8 +175,62 @@ impl Scorer<'_> {
         self.row.clone()
     }
 
-    /// The `top` terms that raised label `label`'s score most for `text`,
-    /// with their byte spans in `text`.
+    /// The `top` words or word pairs of `text` that raised label `label`'s
+    /// score most. Every feature's contribution (weight x tf-idf value,
+    /// shared equally among its occurrences) is credited to the tokens it
+    /// came from, so a word's unigram and all its character n-grams add up
+    /// to one figure. `term` is the text as written; each entry has one span.
+    pub fn explain_words(&mut self, text: &str, label: usize, top: usize) -> Vec<Contribution> {
+        let Some(model) = self.model.labels.get(label) else {
+            return Vec::new();
+        };
+        self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer.vectorize_with_hits(
+            &self.model.features,
+            &self.tokens,
+            &mut self.row,
+            &mut self.hits,
+        );
+        let mut per_column: std::collections::HashMap<u32, (f32, u32)> =
+            std::collections::HashMap::new();
+        for (&c, &v) in self.row.indices.iter().zip(&self.row.values) {
+            per_column.insert(c, (v * model.linear.weights[c as usize], 0));
+        }
+        for h in &self.hits {
+            if let Some(e) = per_column.get_mut(&h.column) {
+                e.1 += 1;
+            }
+        }
+        let mut by_span: std::collections::BTreeMap<(u32, u32), f32> =
+            std::collections::BTreeMap::new();
+        for h in &self.hits {
+            if let Some(&(total, n)) = per_column.get(&h.column) {
+                *by_span.entry((h.first, h.last)).or_insert(0.0) += total / n.max(1) as f32;
+            }
+        }
+        let toks = self.tokens.tokens();
+        let mut out: Vec<Contribution> = by_span
+            .into_iter()
+            .filter(|&(_, w)| w > 0.0)
+            .map(|((first, last), weight)| {
+                let (start, end) = (
+                    toks[first as usize].start as usize,
+                    toks[last as usize].end as usize,
+                );
+                Contribution {
+                    term: text.get(start..end).unwrap_or_default().to_string(),
+                    weight,
+                    spans: vec![(start, end)],
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.spans.cmp(&b.spans)));
+        out.truncate(top);
+        out
+    }
+
+    /// The `top` features (stemmed n-grams) that raised label `label`'s
+    /// score most for `text`, with every byte span where each occurs.
     pub fn explain(&mut self, text: &str, label: usize, top: usize) -> Vec<Contribution> {
         let Some(model) = self.model.labels.get(label) else {
             return Vec::new();

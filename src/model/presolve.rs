@@ -49,10 +49,12 @@ pub fn solve(
     let mut dir = vec![0.0f64; d + 1];
     let mut w_new = vec![0.0f64; d + 1];
     let mut g_new = vec![0.0f64; d + 1];
+    let mut iterations = 0;
     for _ in 0..max_iterations {
         if norm(&g) < tolerance {
             break;
         }
+        iterations += 1;
         // Two-loop recursion: dir = -H g.
         dir.copy_from_slice(&g);
         let mut alphas = Vec::with_capacity(s_hist.len());
@@ -122,6 +124,12 @@ pub fn solve(
         if !accepted {
             break;
         }
+    }
+    if std::env::var_os("MODERATE_TIMINGS").is_some() {
+        eprintln!(
+            "presolve: {iterations} iterations, gradient norm {:.3} (tolerance {tolerance:.3}), objective {f:.3}",
+            norm(&g)
+        );
     }
     LinearWeights {
         weights: w[..d].iter().map(|&v| v as f32).collect(),

@@ -1,20 +1,26 @@
-//! Turns training comments into a sparse tf-idf matrix over selected
-//! features, in two parallel passes: statistics, then rows.
+//! Turns training comments into sparse tf-idf matrices.
+//!
+//! Every comment is analysed once ([`Analyzed`]: its distinct n-grams with
+//! counts). Each training split (the cross-validation folds and the full set)
+//! then fits its own feature selection and idf from that cache and builds
+//! its rows, without re-analysing text. Rows are weighed by the same code as
+//! [`Vectorizer`], so a comment scored alone gets exactly its training row.
 
 use crate::features::hash::HashMap64;
 use crate::features::ngrams::{chargram_name, name_chargrams};
+use crate::features::vocabulary::weigh_counts;
 use crate::features::{
     FeatureKind, FeatureSpace, FeatureStats, NgramConfig, NgramExtractor, SparseMatrix, SparseRow,
     Vectorizer, smooth_idf,
 };
 use crate::text::{Analyzer, AnalyzerConfig, TokenKind, Tokens};
 
-/// The vectorised training set.
+/// A fitted feature space with the rows of the comments it was fitted on.
 #[derive(Debug)]
 pub struct Corpus {
     /// The fitted feature space.
     pub space: FeatureSpace,
-    /// One tf-idf row per comment, in input order.
+    /// One tf-idf row per training comment, in the order given.
     pub matrix: SparseMatrix,
     /// Distinct n-grams seen before selection.
     pub candidate_features: u64,
@@ -41,81 +47,184 @@ pub fn parallel_chunks<T: Sync, R: Send>(
     })
 }
 
-/// Fits the feature space on `texts` (with `labels[i]` per text, one entry
-/// per label) and vectorises them.
-pub fn build(
-    texts: &[&str],
-    labels: &[Vec<Option<bool>>],
-    analyzer: &AnalyzerConfig,
-    ngrams: &NgramConfig,
-    min_df: u32,
-    max_features: usize,
-    threads: usize,
-) -> Corpus {
-    let n_labels = labels.first().map_or(0, Vec::len);
-    let indexed: Vec<(usize, &str)> = texts.iter().copied().enumerate().collect();
+/// Every comment's distinct n-grams, with occurrence counts and kinds.
+#[derive(Debug, Default)]
+pub struct Analyzed {
+    offsets: Vec<usize>,
+    hashes: Vec<u64>,
+    counts: Vec<u32>,
+    kinds: Vec<FeatureKind>,
+}
 
-    // Pass 1: document frequencies per label.
-    let partials = parallel_chunks(&indexed, threads, |chunk| {
-        let mut analyzer = Analyzer::new(analyzer.clone());
-        let mut extractor = NgramExtractor::new(ngrams.clone());
-        let mut tokens = Tokens::new();
-        let mut seen: Vec<(u64, FeatureKind)> = Vec::new();
-        let mut stats = FeatureStats::new(n_labels);
-        for &(i, text) in chunk {
-            analyzer.analyze(text, &mut tokens);
-            seen.clear();
-            extractor.extract(&tokens, |occ| seen.push((occ.hash, occ.kind)));
-            seen.sort_unstable_by_key(|f| f.0);
-            seen.dedup_by_key(|f| f.0);
-            stats.add_document(&seen, &labels[i]);
-        }
-        stats
-    });
-    let mut stats = FeatureStats::new(n_labels);
-    for p in partials {
-        stats.merge(p);
-    }
-    let selected = stats.select(min_df, max_features);
-    let n_docs = stats.n_docs();
-    let hashes: Vec<u64> = selected.iter().map(|s| s.hash).collect();
-    let kinds: Vec<FeatureKind> = selected.iter().map(|s| s.kind).collect();
-    let idf: Vec<f32> = selected
-        .iter()
-        .map(|s| smooth_idf(n_docs, u64::from(s.df)))
-        .collect();
-    let mut space = FeatureSpace::new(
-        ngrams.clone(),
-        hashes,
-        vec![String::new(); selected.len()],
-        kinds,
-        idf,
-        smooth_idf(n_docs, 1),
-    );
-
-    // Pass 2: rows, and a name for every selected feature.
-    let parts = parallel_chunks(&indexed, threads, |chunk| {
-        let mut analyzer = Analyzer::new(analyzer.clone());
-        let mut extractor = NgramExtractor::new(ngrams.clone());
-        let mut vectorizer = Vectorizer::new(&space);
-        let mut tokens = Tokens::new();
-        let mut row = SparseRow::default();
-        let mut matrix = SparseMatrix::new(space.len());
-        let mut names: HashMap64<String> = HashMap64::default();
-        for &(_, text) in chunk {
-            analyzer.analyze(text, &mut tokens);
-            vectorizer.vectorize(&space, &tokens, &mut row);
-            matrix.push_row(&row);
-            if names.len() < space.len() {
-                name_features(&space, &mut extractor, &tokens, &mut names);
+impl Analyzed {
+    /// Analyses `texts` on `threads` threads.
+    pub fn new(
+        texts: &[&str],
+        analyzer: &AnalyzerConfig,
+        ngrams: &NgramConfig,
+        threads: usize,
+    ) -> Analyzed {
+        let parts = parallel_chunks(texts, threads, |chunk| {
+            let mut analyzer = Analyzer::new(analyzer.clone());
+            let mut extractor = NgramExtractor::new(ngrams.clone());
+            let mut tokens = Tokens::new();
+            let mut occ: Vec<(u64, FeatureKind)> = Vec::new();
+            let mut part = Analyzed {
+                offsets: vec![0],
+                ..Analyzed::default()
+            };
+            for text in chunk {
+                analyzer.analyze(text, &mut tokens);
+                occ.clear();
+                extractor.extract(&tokens, |o| occ.push((o.hash, o.kind)));
+                occ.sort_unstable_by_key(|o| o.0);
+                let mut i = 0;
+                while i < occ.len() {
+                    let mut j = i + 1;
+                    while j < occ.len() && occ[j].0 == occ[i].0 {
+                        j += 1;
+                    }
+                    part.hashes.push(occ[i].0);
+                    part.kinds.push(occ[i].1);
+                    part.counts.push((j - i) as u32);
+                    i = j;
+                }
+                part.offsets.push(part.hashes.len());
             }
+            part
+        });
+        let mut all = Analyzed {
+            offsets: vec![0],
+            ..Analyzed::default()
+        };
+        for p in parts {
+            let base = all.hashes.len();
+            all.hashes.extend_from_slice(&p.hashes);
+            all.counts.extend_from_slice(&p.counts);
+            all.kinds.extend_from_slice(&p.kinds);
+            all.offsets.extend(p.offsets[1..].iter().map(|o| o + base));
         }
-        (matrix, names)
+        all
+    }
+
+    /// Number of comments.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True when there are no comments.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn doc(&self, i: usize) -> (&[u64], &[u32], &[FeatureKind]) {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        (&self.hashes[a..b], &self.counts[a..b], &self.kinds[a..b])
+    }
+
+    /// Fits selection and idf on comments `docs` (with `labels[k]` for
+    /// `docs[k]`) and builds their rows.
+    pub fn fit(
+        &self,
+        docs: &[u32],
+        labels: &[Vec<Option<bool>>],
+        ngrams: &NgramConfig,
+        min_df: u32,
+        max_features: usize,
+        threads: usize,
+    ) -> Corpus {
+        let n_labels = labels.first().map_or(0, Vec::len);
+        let indexed: Vec<(u32, &Vec<Option<bool>>)> =
+            docs.iter().copied().zip(labels.iter()).collect();
+        let partials = parallel_chunks(&indexed, threads, |chunk| {
+            let mut stats = FeatureStats::new(n_labels);
+            let mut features: Vec<(u64, FeatureKind)> = Vec::new();
+            for &(d, l) in chunk {
+                let (h, _, k) = self.doc(d as usize);
+                features.clear();
+                features.extend(h.iter().copied().zip(k.iter().copied()));
+                stats.add_document(&features, l);
+            }
+            stats
+        });
+        let mut stats = FeatureStats::new(n_labels);
+        for p in partials {
+            stats.merge(p);
+        }
+        let selected = stats.select(min_df, max_features);
+        let n_docs = stats.n_docs();
+        let space = FeatureSpace::new(
+            ngrams.clone(),
+            selected.iter().map(|s| s.hash).collect(),
+            vec![String::new(); selected.len()],
+            selected.iter().map(|s| s.kind).collect(),
+            selected
+                .iter()
+                .map(|s| smooth_idf(n_docs, u64::from(s.df)))
+                .collect(),
+            smooth_idf(n_docs, 1),
+        );
+        let matrix = self.rows(&space, docs, threads);
+        Corpus {
+            space,
+            matrix,
+            candidate_features: stats.n_features() as u64,
+        }
+    }
+
+    /// The tf-idf rows of comments `docs` in `space`.
+    pub fn rows(&self, space: &FeatureSpace, docs: &[u32], threads: usize) -> SparseMatrix {
+        let parts = parallel_chunks(docs, threads, |chunk| {
+            let mut matrix = SparseMatrix::new(space.len());
+            let mut row = SparseRow::default();
+            let mut columns: Vec<(u32, u32)> = Vec::new();
+            for &d in chunk {
+                let (h, c, k) = self.doc(d as usize);
+                columns.clear();
+                let mut unselected = [0u32; 2];
+                for ((&hash, &count), &kind) in h.iter().zip(c).zip(k) {
+                    match space.column(hash) {
+                        Some(col) => columns.push((col, count)),
+                        None => unselected[usize::from(kind == FeatureKind::CharGram)] += count,
+                    }
+                }
+                weigh_counts(space, &mut columns, unselected, &mut row);
+                matrix.push_row(&row);
+            }
+            matrix
+        });
+        let mut matrix = SparseMatrix::new(space.len());
+        for m in parts {
+            matrix.append(&m);
+        }
+        matrix
+    }
+}
+
+/// Gives every selected feature of `space` a readable name, reading `texts`
+/// until all are named.
+pub fn name_features(
+    space: &mut FeatureSpace,
+    texts: &[&str],
+    analyzer: &AnalyzerConfig,
+    threads: usize,
+) {
+    let parts = parallel_chunks(texts, threads, |chunk| {
+        let mut analyzer = Analyzer::new(analyzer.clone());
+        let mut extractor = NgramExtractor::new(space.ngrams.clone());
+        let mut tokens = Tokens::new();
+        let mut names: HashMap64<String> = HashMap64::default();
+        for text in chunk {
+            if names.len() >= space.len() {
+                break;
+            }
+            analyzer.analyze(text, &mut tokens);
+            name_in(space, &mut extractor, &tokens, &mut names);
+        }
+        names
     });
-    let mut matrix = SparseMatrix::new(space.len());
     let mut names: HashMap64<String> = HashMap64::default();
-    for (m, n) in parts {
-        matrix.append(&m);
+    for n in parts {
         for (k, v) in n {
             names.entry(k).or_insert(v);
         }
@@ -125,14 +234,9 @@ pub fn build(
         .iter()
         .map(|h| names.remove(h).unwrap_or_default())
         .collect();
-    Corpus {
-        space,
-        matrix,
-        candidate_features: stats.n_features() as u64,
-    }
 }
 
-fn name_features(
+fn name_in(
     space: &FeatureSpace,
     extractor: &mut NgramExtractor,
     tokens: &Tokens,
@@ -161,7 +265,8 @@ fn name_features(
     }
 }
 
-/// Vectorises `texts` with an already fitted `space` (rows in input order).
+/// Vectorises `texts` with an already fitted `space` (rows in input order),
+/// exactly as scoring does.
 pub fn transform(
     space: &FeatureSpace,
     texts: &[&str],

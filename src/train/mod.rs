@@ -60,6 +60,9 @@ pub struct TrainConfig {
     pub max_features: usize,
     /// Learner settings.
     pub logistic: LogisticSettings,
+    /// Candidate L2 penalties; with two or more, each label takes the one
+    /// with the best cross-validated ROC-AUC. Empty: `logistic.alpha`.
+    pub alphas: Vec<f32>,
     /// Times each positive row is repeated, per label; labels not listed use
     /// `round(sqrt(negatives / positives))`, at least 1.
     pub positive_repeat: BTreeMap<String, u32>,
@@ -82,10 +85,12 @@ impl Default for TrainConfig {
                 word_bigrams: true,
                 char_ngrams: Some((2, 5)),
                 norm_unselected: true,
+                norm_per_block: true,
             },
             min_df: 2,
             max_features: 20_000,
             logistic: LogisticSettings::default(),
+            alphas: vec![0.1, 0.25, 0.5, 1.0],
             positive_repeat: BTreeMap::new(),
             folds: 3,
             threshold: ThresholdRule::MaxF1,
@@ -96,6 +101,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The alphas cross-validation chooses from.
+    pub fn alpha_grid(&self) -> Vec<f32> {
+        if self.alphas.is_empty() {
+            vec![self.logistic.alpha]
+        } else {
+            self.alphas.clone()
+        }
+    }
+
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
@@ -105,11 +119,15 @@ impl TrainConfig {
         if self.max_features == 0 {
             return bad("--max-features must be at least 1".into());
         }
-        if !(self.logistic.alpha.is_finite() && self.logistic.alpha >= 0.0) {
-            return bad(format!(
-                "--alpha must be a finite number >= 0, not {}",
-                self.logistic.alpha
-            ));
+        if let Some(a) = self
+            .alpha_grid()
+            .into_iter()
+            .find(|a| !(a.is_finite() && *a >= 0.0))
+        {
+            return bad(format!("--alpha must be a finite number >= 0, not {a}"));
+        }
+        if self.alpha_grid().len() > 1 && self.folds < 2 {
+            return bad("choosing among several --alpha values needs --cv 2 or more".into());
         }
         if self.folds == 1 || self.folds > 20 {
             return bad(format!(
@@ -173,12 +191,6 @@ pub struct TrainReport {
     pub vectorize_seconds: f64,
     /// Seconds spent fitting (all labels and folds).
     pub fit_seconds: f64,
-}
-
-/// A unit of fitting work: one label, one fold (or the final fit).
-struct Job {
-    label: usize,
-    fold: Option<u32>,
 }
 
 /// Trains a model on `comments`.
@@ -251,102 +263,144 @@ pub fn train(
                 .unwrap_or_else(|| ((c[1] as f64 / c[0] as f64).sqrt().round() as u32).max(1))
         })
         .collect();
-    // Every split fits its own feature selection and idf on its training
-    // rows only, so held-out scores are honest.
+    // Analyse every comment once; every split then fits its own feature
+    // selection and idf on its training rows only, so held-out scores are honest.
+    let analyzed = corpus::Analyzed::new(&texts, &config.analyzer, &config.ngrams, config.threads);
     let fold_of: Vec<u32> = (0..comments.len() as u64)
         .map(|r| {
             (crate::features::hash::mix(r ^ config.seed.rotate_left(32))
                 % u64::from(config.folds.max(1))) as u32
         })
         .collect();
-    let mut splits = Vec::with_capacity(config.folds as usize + 1);
+    let mut splits = Vec::with_capacity(config.folds as usize);
     for f in 0..config.folds {
-        splits.push(Split::build(&texts, &labels, |r| fold_of[r] != f, config));
+        splits.push(Split::build(
+            &analyzed,
+            &labels,
+            |r| fold_of[r] != f,
+            config,
+        ));
     }
-    let full = Split::build(&texts, &labels, |_| true, config);
+    let mut full = Split::build(&analyzed, &labels, |_| true, config);
     if full.corpus.space.is_empty() {
         return Err(Error::Training(format!(
             "no feature occurs in at least {} comments; lower --min-df or add data",
             config.min_df
         )));
     }
+    corpus::name_features(
+        &mut full.corpus.space,
+        &texts,
+        &config.analyzer,
+        config.threads,
+    );
     progress(Progress::Vectorized {
         features: full.corpus.space.len(),
         candidates: full.corpus.candidate_features,
     });
     let vectorize_seconds = started.elapsed().as_secs_f64();
 
+    // Cross-validation: every (label, alpha, fold) with the sparse solver of
+    // linfa's objective. It chooses alpha per label and gives the
+    // out-of-fold decisions for calibration and thresholds.
     let fit_started = Instant::now();
-    let mut jobs: Vec<Job> = Vec::new();
+    let alphas = config.alpha_grid();
+    let mut cv_jobs = Vec::new();
     for l in 0..n_labels {
-        for f in 0..config.folds {
-            jobs.push(Job {
-                label: l,
-                fold: Some(f),
-            });
+        for (a, _) in alphas.iter().enumerate() {
+            for f in 0..config.folds {
+                cv_jobs.push((l, a, f));
+            }
         }
-        jobs.push(Job {
-            label: l,
-            fold: None,
+    }
+    let total = cv_jobs.len() + n_labels;
+    let done = Mutex::new(0usize);
+    let tick = |label: usize, fold: Option<u32>, roc_auc: Option<f64>| {
+        let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+        *d += 1;
+        progress(Progress::FitDone {
+            label: config.labels[label].clone(),
+            fold,
+            roc_auc,
+            done: *d,
+            total,
+        });
+    };
+    let cv_results = run_jobs(&cv_jobs, config.threads, |&(l, a, f)| {
+        let split = &splits[f as usize];
+        let (rows, y) = labelled_rows(&split.labels, l, repeats[l]);
+        let settings = LogisticSettings {
+            alpha: alphas[a],
+            ..config.logistic
+        };
+        let w = logistic::presolve_fit(&split.corpus.matrix, &rows, &y, &settings);
+        let (z, y) = match &split.held_out {
+            Some((matrix, labels)) => {
+                let (rows, y) = labelled_rows(labels, l, 1);
+                let z: Vec<f32> = rows
+                    .iter()
+                    .map(|&r| w.decision(matrix, r as usize))
+                    .collect();
+                (z, y)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let auc = metrics::roc_auc(&z, &y);
+        tick(l, Some(f), auc);
+        Ok((z, y, auc))
+    })?;
+    // Per label: the alpha with the best mean held-out ROC-AUC, and its folds.
+    let mut chosen = Vec::with_capacity(n_labels);
+    for l in 0..n_labels {
+        let mut best: Option<(f64, usize)> = None;
+        let mut tried = Vec::new();
+        for (a, &alpha) in alphas.iter().enumerate() {
+            let aucs: Vec<f64> = cv_jobs
+                .iter()
+                .zip(&cv_results)
+                .filter(|((jl, ja, _), _)| *jl == l && *ja == a)
+                .map(|(_, r)| r.2.unwrap_or(f64::NAN))
+                .collect();
+            let mean = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
+            tried.push((alpha, mean));
+            if best.is_none_or(|(m, _)| mean > m) {
+                best = Some((mean, a));
+            }
+        }
+        let a = best.map_or(0, |b| b.1);
+        let (mut oof_z, mut oof_y, mut fold_auc) = (Vec::new(), Vec::new(), Vec::new());
+        for ((jl, ja, _), (z, y, auc)) in cv_jobs.iter().zip(&cv_results) {
+            if *jl == l && *ja == a {
+                oof_z.extend_from_slice(z);
+                oof_y.extend_from_slice(y);
+                fold_auc.push(auc.unwrap_or(f64::NAN));
+            }
+        }
+        chosen.push(CvOutcome {
+            alpha: alphas[a],
+            tried,
+            oof_z,
+            oof_y,
+            fold_auc,
         });
     }
-    let total = jobs.len();
-    let done = Mutex::new(0usize);
-    let results = run_jobs(&jobs, config.threads, |job| {
-        let split = match job.fold {
-            Some(f) => &splits[f as usize],
-            None => &full,
+
+    // Final models: linfa, on all labelled rows, at the chosen alpha.
+    let finals: Vec<usize> = (0..n_labels).collect();
+    let final_weights = run_jobs(&finals, config.threads, |&l| {
+        let (rows, y) = labelled_rows(&full.labels, l, repeats[l]);
+        let settings = LogisticSettings {
+            alpha: chosen[l].alpha,
+            ..config.logistic
         };
-        let (rows, y) = labelled_rows(&split.labels, job.label, repeats[job.label]);
-        let w = logistic::fit(&split.corpus.matrix, &rows, &y, &config.logistic, None)?;
-        let held_out = split.held_out.as_ref().map(|(matrix, labels)| {
-            let (rows, y) = labelled_rows(labels, job.label, 1);
-            let z: Vec<f32> = rows
-                .iter()
-                .map(|&r| w.decision(matrix, r as usize))
-                .collect();
-            (z, y)
-        });
-        let auc = held_out.as_ref().and_then(|(z, y)| metrics::roc_auc(z, y));
-        {
-            let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
-            *d += 1;
-            progress(Progress::FitDone {
-                label: config.labels[job.label].clone(),
-                fold: job.fold,
-                roc_auc: auc,
-                done: *d,
-                total,
-            });
-        }
-        Ok((w, held_out, auc))
+        let w = logistic::fit(&full.corpus.matrix, &rows, &y, &settings, None)?;
+        tick(l, None, None);
+        Ok(w)
     })?;
 
     let mut label_models = Vec::with_capacity(n_labels);
-    let mut results = results.into_iter();
-    for (l, name) in config.labels.iter().enumerate() {
-        let mut oof_z = Vec::new();
-        let mut oof_y = Vec::new();
-        let mut fold_auc = Vec::new();
-        let mut linear = None;
-        for job in jobs.iter().filter(|j| j.label == l) {
-            let Some((w, held_out, auc)) = results.next() else {
-                return Err(Error::Training(format!("missing fit for `{name}`")));
-            };
-            match (job.fold, held_out) {
-                (Some(_), Some((z, y))) => {
-                    oof_z.extend(z);
-                    oof_y.extend(y);
-                    fold_auc.push(auc.unwrap_or(f64::NAN));
-                }
-                _ => linear = Some(w),
-            }
-        }
-        let linear =
-            linear.ok_or_else(|| Error::Training(format!("missing final fit for `{name}`")))?;
-        label_models.push(finish_label(
-            config, l, repeats[l], linear, &oof_z, &oof_y, fold_auc,
-        ));
+    for (l, (linear, cv)) in final_weights.into_iter().zip(chosen).enumerate() {
+        label_models.push(finish_label(config, l, repeats[l], linear, cv));
     }
     let fit_seconds = fit_started.elapsed().as_secs_f64();
 
@@ -384,16 +438,40 @@ pub fn train(
     ))
 }
 
+/// What cross-validation found for one label.
+struct CvOutcome {
+    /// The chosen alpha.
+    alpha: f32,
+    /// Every alpha tried with its mean held-out ROC-AUC.
+    tried: Vec<(f32, f64)>,
+    /// Out-of-fold decision values at the chosen alpha.
+    oof_z: Vec<f32>,
+    /// Their targets.
+    oof_y: Vec<bool>,
+    /// Held-out ROC-AUC per fold.
+    fold_auc: Vec<f64>,
+}
+
 /// Calibrates, picks the threshold and assembles one label's model.
 fn finish_label(
     config: &TrainConfig,
     l: usize,
     repeat: u32,
     linear: LinearWeights,
-    oof_z: &[f32],
-    oof_y: &[bool],
-    fold_roc_auc: Vec<f64>,
+    cv: CvOutcome,
 ) -> LabelModel {
+    let settings = LogisticSettings {
+        alpha: cv.alpha,
+        ..config.logistic
+    };
+    let CvOutcome {
+        tried: alpha_cv,
+        oof_z,
+        oof_y,
+        fold_auc: fold_roc_auc,
+        ..
+    } = cv;
+    let (oof_z, oof_y) = (oof_z.as_slice(), oof_y.as_slice());
     let name = config.labels[l].clone();
     let (calibration, threshold, rule, cross_validation) = if config.folds >= 2 {
         let calibration = Platt::fit(oof_z, oof_y);
@@ -407,6 +485,7 @@ fn finish_label(
         let confusion = metrics::Confusion::at(&probs, oof_y, threshold);
         let cv = CrossValidation {
             folds: config.folds,
+            alpha_roc_auc: alpha_cv,
             fold_roc_auc,
             roc_auc: metrics::roc_auc(&probs, oof_y).unwrap_or(f64::NAN),
             pr_auc: metrics::average_precision(&probs, oof_y).unwrap_or(f64::NAN),
@@ -433,7 +512,7 @@ fn finish_label(
         calibration,
         threshold,
         threshold_rule: rule,
-        settings: config.logistic,
+        settings,
         positive_repeat: repeat,
         cross_validation,
     }
@@ -459,33 +538,32 @@ struct Split {
 impl Split {
     /// Fits on the rows where `in_training` holds; the others are held out.
     fn build(
-        texts: &[&str],
+        analyzed: &corpus::Analyzed,
         labels: &[Vec<Option<bool>>],
         in_training: impl Fn(usize) -> bool,
         config: &TrainConfig,
     ) -> Split {
-        let (mut tr_texts, mut tr_labels, mut ho_texts, mut ho_labels) =
+        let (mut tr_docs, mut tr_labels, mut ho_docs, mut ho_labels) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (r, (t, l)) in texts.iter().zip(labels).enumerate() {
+        for (r, l) in labels.iter().enumerate() {
             if in_training(r) {
-                tr_texts.push(*t);
+                tr_docs.push(r as u32);
                 tr_labels.push(l.clone());
             } else {
-                ho_texts.push(*t);
+                ho_docs.push(r as u32);
                 ho_labels.push(l.clone());
             }
         }
-        let corpus = corpus::build(
-            &tr_texts,
+        let corpus = analyzed.fit(
+            &tr_docs,
             &tr_labels,
-            &config.analyzer,
             &config.ngrams,
             config.min_df,
             config.max_features,
             config.threads,
         );
-        let held_out = (!ho_texts.is_empty()).then(|| {
-            let m = corpus::transform(&corpus.space, &ho_texts, &config.analyzer, config.threads);
+        let held_out = (!ho_docs.is_empty()).then(|| {
+            let m = analyzed.rows(&corpus.space, &ho_docs, config.threads);
             (m, ho_labels)
         });
         Split {
@@ -513,10 +591,10 @@ fn labelled_rows(labels: &[Vec<Option<bool>>], l: usize, repeat: u32) -> (Vec<u3
 
 /// Runs `work` on every job using up to `threads` threads, keeping job order
 /// in the results and stopping at the first error.
-fn run_jobs<R: Send>(
-    jobs: &[Job],
+fn run_jobs<J: Sync, R: Send>(
+    jobs: &[J],
     threads: usize,
-    work: impl Fn(&Job) -> Result<R> + Sync,
+    work: impl Fn(&J) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<Result<R>>>> =
@@ -548,7 +626,8 @@ fn run_jobs<R: Send>(
         .collect()
 }
 
-/// The feature space and matrix of a training set, for experiments.
+/// The feature space and matrix of a training set (as the final model of
+/// `train` would see it), for experiments and tests.
 pub fn vectorize(comments: &[Comment], config: &TrainConfig) -> (FeatureSpace, SparseMatrix) {
     let labels: Vec<Vec<Option<bool>>> = comments
         .iter()
@@ -561,14 +640,16 @@ pub fn vectorize(comments: &[Comment], config: &TrainConfig) -> (FeatureSpace, S
         })
         .collect();
     let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
-    let corpus = corpus::build(
-        &texts,
+    let analyzed = corpus::Analyzed::new(&texts, &config.analyzer, &config.ngrams, config.threads);
+    let docs: Vec<u32> = (0..comments.len() as u32).collect();
+    let mut corpus = analyzed.fit(
+        &docs,
         &labels,
-        &config.analyzer,
         &config.ngrams,
         config.min_df,
         config.max_features,
         config.threads,
     );
+    corpus::name_features(&mut corpus.space, &texts, &config.analyzer, config.threads);
     (corpus.space, corpus.matrix)
 }
