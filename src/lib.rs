@@ -25,6 +25,7 @@ pub mod bias;
 pub mod cli;
 pub mod comment;
 pub mod error;
+pub mod evaluate;
 pub mod features;
 pub mod io;
 pub mod metrics;

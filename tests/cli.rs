@@ -464,3 +464,81 @@ fn usage_errors_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("/no/such/file.csv"));
 }
+
+#[test]
+fn eval_bias_and_reliability_in_json() {
+    let out = moderate()
+        .args(["eval", "--json", "--bias", "--data"])
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    for label in ["abusive", "violent"] {
+        let rel = v["labels"][label]["reliability"]
+            .as_array()
+            .expect("reliability bins");
+        assert_eq!(rel.len(), 10);
+        let counted: u64 = rel.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        let m = &v["labels"][label];
+        assert_eq!(
+            counted,
+            m["positives"].as_u64().unwrap() + m["negatives"].as_u64().unwrap()
+        );
+        let bias = &v["bias"][label];
+        assert!(bias["groups"].is_array());
+        assert!(bias["too_small"].is_array());
+    }
+    // A custom identity list with a bad line is an input error naming the line.
+    let dir = tempfile::tempdir().unwrap();
+    let terms = dir.path().join("terms.txt");
+    std::fs::write(&terms, "women: woman\nno colon here\n").unwrap();
+    moderate()
+        .args(["eval", "--bias", "--identity-terms"])
+        .arg(&terms)
+        .arg("--data")
+        .arg(data("examples.csv"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("terms.txt:2"));
+}
+
+#[test]
+fn model_card_records_held_out_evaluation_and_limitations() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.model");
+    moderate()
+        .args(["train", "--cv", "2", "--min-df", "1", "--data"])
+        .arg(data("examples.csv"))
+        .arg("--eval-data")
+        .arg(data("examples.jsonl"))
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let out = moderate()
+        .args(["info", "--json", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["evaluation"]["data_file"], "examples.jsonl");
+    assert_eq!(v["evaluation"]["rows"], 10);
+    assert!(v["evaluation"]["labels"]["abusive"]["roc_auc"].is_number());
+    let limits = v["limitations"].as_array().unwrap();
+    assert!(
+        limits
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("Bag-of-words"))
+    );
+    // Alphas tried by cross-validation are recorded per label.
+    let tried = v["labels"][0]["cross_validation"]["alpha_roc_auc"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tried.len(), 4);
+}

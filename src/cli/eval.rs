@@ -1,14 +1,11 @@
 //! `moderate eval`: measure a model on labelled comments.
 
 use super::InputArgs;
-use crate::bias::{GroupMatcher, IdentityTerms, LabelBias, label_bias};
+use crate::bias::{IdentityTerms, LabelBias};
+use crate::evaluate::{Report, SetMetrics, score_records};
 use crate::io::CommentReader;
-use crate::metrics::{self, Confusion};
-use crate::model::{Model, Scores};
-use crate::pipeline;
 use anyhow::{Context, Result};
 use clap::Args;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,80 +40,6 @@ pub struct EvalArgs {
     pub input: InputArgs,
 }
 
-/// Metrics of one label on one set of rows.
-#[derive(Debug, Clone, Serialize)]
-pub struct LabelMetrics {
-    /// Area under the ROC curve.
-    pub roc_auc: Option<f64>,
-    /// Average precision (area under the precision-recall curve).
-    pub pr_auc: Option<f64>,
-    /// Precision at the model's threshold.
-    pub precision: f64,
-    /// Recall at the model's threshold.
-    pub recall: f64,
-    /// F1 at the model's threshold.
-    pub f1: f64,
-    /// The model's threshold.
-    pub threshold: f32,
-    /// Labelled positive rows.
-    pub positives: u64,
-    /// Labelled negative rows.
-    pub negatives: u64,
-    /// Confusion counts at the threshold.
-    pub confusion: Confusion,
-    /// Expected calibration error (10 equal-width bins).
-    pub ece: Option<f64>,
-    /// Reliability table: per probability bin, mean predicted probability
-    /// and observed fraction of positives.
-    pub reliability: Vec<metrics::ReliabilityBin>,
-}
-
-/// Metrics of every label on one set of rows.
-#[derive(Debug, Clone, Serialize)]
-pub struct SetMetrics {
-    /// Rows in the set.
-    pub rows: u64,
-    /// Per label.
-    pub labels: BTreeMap<String, LabelMetrics>,
-}
-
-/// Computes metrics for `rows` (indices into `probs`/`truth`).
-pub fn set_metrics(
-    model: &Model,
-    probs: &[Vec<f32>],
-    truth: &[Vec<Option<bool>>],
-    rows: &[usize],
-) -> SetMetrics {
-    let mut labels = BTreeMap::new();
-    for (l, label) in model.labels.iter().enumerate() {
-        let (scores, ys): (Vec<f32>, Vec<bool>) = rows
-            .iter()
-            .filter_map(|&r| truth[r][l].map(|y| (probs[r][l], y)))
-            .unzip();
-        let confusion = Confusion::at(&scores, &ys, label.threshold);
-        labels.insert(
-            label.name.clone(),
-            LabelMetrics {
-                roc_auc: metrics::roc_auc(&scores, &ys),
-                pr_auc: metrics::average_precision(&scores, &ys),
-                precision: confusion.precision(),
-                recall: confusion.recall(),
-                f1: confusion.f1(),
-                threshold: label.threshold,
-                positives: confusion.positives(),
-                negatives: confusion.negatives(),
-                confusion,
-                ece: metrics::expected_calibration_error(&scores, &ys, 10),
-                reliability: metrics::reliability_table(&scores, &ys, 10),
-            },
-        );
-    }
-    SetMetrics {
-        rows: rows.len() as u64,
-        labels,
-    }
-}
-
 /// Runs `moderate eval`.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
@@ -149,77 +72,12 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             Some(IdentityTerms::parse(&text, path)?)
         }
     };
-    let mut probs: Vec<Vec<f32>> = Vec::new();
-    let mut truth: Vec<Vec<Option<bool>>> = Vec::new();
-    let mut groups: Vec<String> = Vec::new();
-    let mut identity: Vec<Vec<u16>> = Vec::new();
-    pipeline::ordered_map(
-        reader,
-        threads,
-        pipeline::DEFAULT_BATCH,
-        || {
-            (
-                model.scorer(),
-                Scores::default(),
-                terms
-                    .as_ref()
-                    .map(|t| GroupMatcher::new(t, &model.analyzer)),
-            )
-        },
-        |(scorer, scores, matcher), record| {
-            let c = record.as_ref().ok()?;
-            scorer.score_into(&c.text, scores);
-            let groups = matcher
-                .as_mut()
-                .map(|m| m.groups_of(&c.text))
-                .unwrap_or_default();
-            Some((scores.probabilities.clone(), groups))
-        },
-        |record, p| -> Result<()> {
-            let c = record?;
-            truth.push(
-                label_names
-                    .iter()
-                    .map(|l| c.labels.get(l).copied().flatten())
-                    .collect(),
-            );
-            if let Some(by) = &args.by {
-                groups.push(c.fields.get(by).cloned().unwrap_or_default());
-            }
-            let (p, g) = p.unwrap_or_default();
-            probs.push(p);
-            identity.push(g);
-            Ok(())
-        },
-    )?;
-    let all: Vec<usize> = (0..probs.len()).collect();
-    let overall = set_metrics(&model, &probs, &truth, &all);
-    let mut by_group: BTreeMap<String, SetMetrics> = BTreeMap::new();
-    if args.by.is_some() {
-        let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, g) in groups.iter().enumerate() {
-            members.entry(g.as_str()).or_default().push(i);
-        }
-        for (g, rows) in members {
-            by_group.insert(g.to_string(), set_metrics(&model, &probs, &truth, &rows));
-        }
-    }
-    let bias: Option<BTreeMap<String, LabelBias>> = terms.as_ref().map(|terms| {
-        model
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(l, label)| {
-                let rows: Vec<usize> = (0..probs.len())
-                    .filter(|&r| truth[r][l].is_some())
-                    .collect();
-                let scores: Vec<f32> = rows.iter().map(|&r| probs[r][l]).collect();
-                let ys: Vec<bool> = rows.iter().map(|&r| truth[r][l].unwrap_or(false)).collect();
-                let gs: Vec<&[u16]> = rows.iter().map(|&r| identity[r].as_slice()).collect();
-                (label.name.clone(), label_bias(terms, &scores, &ys, &gs))
-            })
-            .collect()
-    });
+    let evaluated = score_records(&model, reader, threads, args.by.as_deref(), terms.as_ref())?;
+    let Report {
+        overall,
+        by_group,
+        bias,
+    } = evaluated.report(&model, terms.as_ref());
     let mut out = super::open_output(None)?;
     if args.json {
         let mut value = serde_json::to_value(&overall)?;

@@ -37,6 +37,8 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                 "positive_repeat": l.positive_repeat,
                 "cross_validation": l.cross_validation,
             })).collect::<Vec<_>>(),
+            "evaluation": model.evaluation,
+            "limitations": model.limitations,
         });
         println!("{}", serde_json::to_string_pretty(&card)?);
         return Ok(ExitCode::SUCCESS);
@@ -78,6 +80,40 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                 "  cross-validation: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
                 cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
             );
+        }
+    }
+    if let Some(ev) = &model.evaluation {
+        println!(
+            "\nheld-out evaluation on {} ({} comments; not used for training or tuning):",
+            ev.data_file, ev.rows
+        );
+        println!(
+            "{:<10} {:>8} {:>8} {:>9} {:>7} {:>7} {:>24}",
+            "label", "roc_auc", "pr_auc", "precision", "recall", "ece", "bias subgroup/BPSN/BNSP"
+        );
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        for (name, e) in &ev.labels {
+            println!(
+                "{:<10} {:>8} {:>8} {:>9.3} {:>7.3} {:>7} {:>24}",
+                name,
+                f(e.roc_auc),
+                f(e.pr_auc),
+                e.precision,
+                e.recall,
+                f(e.ece),
+                format!(
+                    "{} / {} / {}",
+                    f(e.bias_power_means[0]),
+                    f(e.bias_power_means[1]),
+                    f(e.bias_power_means[2])
+                )
+            );
+        }
+    }
+    if !model.limitations.is_empty() {
+        println!("\nknown limitations:");
+        for l in &model.limitations {
+            println!("- {l}");
         }
     }
     Ok(ExitCode::SUCCESS)

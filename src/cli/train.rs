@@ -74,6 +74,11 @@ pub struct TrainArgs {
     /// for checking that both reach the same model).
     #[arg(long)]
     pub no_presolve: bool,
+    /// After training, evaluate the model on this labelled file and record
+    /// the figures, the weakest sources and identity groups in the model
+    /// card (`moderate info`). Never used for fitting or tuning.
+    #[arg(long, value_name = "FILE")]
+    pub eval_data: Option<PathBuf>,
     /// Seed for fold assignment.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -82,6 +87,93 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// Evaluates `model` on `path` and writes the summary and the limitations it
+/// reveals into the model card.
+fn record_evaluation(
+    model: &mut crate::model::Model,
+    path: &std::path::Path,
+    input: &InputArgs,
+    threads: usize,
+) -> Result<()> {
+    use crate::bias::IdentityTerms;
+    use crate::model::{EvaluationSummary, ModelEvaluation};
+    let names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
+    let opts = input.read_options(&names, &["source".to_string()]);
+    let reader = CommentReader::open(path, &opts)
+        .with_context(|| format!("cannot read evaluation data {}", path.display()))?;
+    let terms = IdentityTerms::builtin();
+    let evaluated =
+        crate::evaluate::score_records(model, reader, threads, Some("source"), Some(&terms))?;
+    let report = evaluated.report(model, Some(&terms));
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut labels = BTreeMap::new();
+    for (name, m) in &report.overall.labels {
+        let b = report.bias.as_ref().and_then(|b| b.get(name));
+        labels.insert(
+            name.clone(),
+            EvaluationSummary {
+                roc_auc: m.roc_auc,
+                pr_auc: m.pr_auc,
+                precision: m.precision,
+                recall: m.recall,
+                ece: m.ece,
+                positives: m.positives,
+                negatives: m.negatives,
+                bias_power_means: b.map_or([None; 3], |b| {
+                    [
+                        b.power_mean_subgroup_auc,
+                        b.power_mean_bpsn_auc,
+                        b.power_mean_bnsp_auc,
+                    ]
+                }),
+            },
+        );
+        // Weakest and strongest source.
+        let per_source: Vec<(&String, f64)> = report
+            .by_group
+            .iter()
+            .filter(|(g, _)| !g.is_empty())
+            .filter_map(|(g, s)| s.labels.get(name).and_then(|l| l.roc_auc).map(|a| (g, a)))
+            .collect();
+        if per_source.len() >= 2 {
+            let worst = per_source.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+            let best = per_source.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+            if let (Some(w), Some(b)) = (worst, best) {
+                model.limitations.push(format!(
+                    "`{name}` ranks unevenly across sources of {file}: ROC-AUC {:.3} on {} \
+                     but {:.3} on {}.",
+                    w.1, w.0, b.1, b.0
+                ));
+            }
+        }
+        if let Some(b) = b {
+            let weak: Vec<String> = b
+                .groups
+                .iter()
+                .filter(|g| g.aucs.bpsn_auc.is_some_and(|a| a < 0.8))
+                .map(|g| format!("{} ({:.2})", g.group, g.aucs.bpsn_auc.unwrap_or(f64::NAN)))
+                .collect();
+            if !weak.is_empty() {
+                model.limitations.push(format!(
+                    "`{name}`: comments that mention {} without being {name} tend to score \
+                     higher than {name} comments that do not (BPSN AUC below 0.80 on {file}); \
+                     treat such flags with care.",
+                    weak.join(", ")
+                ));
+            }
+        }
+    }
+    model.evaluation = Some(ModelEvaluation {
+        data_file: file,
+        rows: report.overall.rows,
+        labels,
+    });
+    Ok(())
 }
 
 /// Parses `label=value`.
@@ -240,8 +332,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             },
         }
     };
-    let (model, report) = crate::train::train(&comments, &file_names, &config, &progress)
+    let (mut model, report) = crate::train::train(&comments, &file_names, &config, &progress)
         .context("training failed")?;
+    if let Some(path) = &args.eval_data {
+        record_evaluation(&mut model, path, &args.input, config.threads)?;
+    }
     crate::model::save(&model, &args.out)
         .with_context(|| format!("cannot write model {}", args.out.display()))?;
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);

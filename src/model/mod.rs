@@ -26,6 +26,43 @@ pub struct Model {
     pub labels: Vec<LabelModel>,
     /// What the model was trained on.
     pub training: TrainingSummary,
+    /// Metrics on held-out data recorded when the model was trained
+    /// (`train --eval-data`; never used for fitting).
+    pub evaluation: Option<ModelEvaluation>,
+    /// Known limitations, for the model card.
+    pub limitations: Vec<String>,
+}
+
+/// A summary of an evaluation, kept in the model card.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelEvaluation {
+    /// File name of the evaluation data.
+    pub data_file: String,
+    /// Rows evaluated.
+    pub rows: u64,
+    /// Per label.
+    pub labels: BTreeMap<String, EvaluationSummary>,
+}
+
+/// One label's figures in a [`ModelEvaluation`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationSummary {
+    /// ROC-AUC.
+    pub roc_auc: Option<f64>,
+    /// Average precision.
+    pub pr_auc: Option<f64>,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// Expected calibration error.
+    pub ece: Option<f64>,
+    /// Labelled positives.
+    pub positives: u64,
+    /// Labelled negatives.
+    pub negatives: u64,
+    /// Bias power means (p = -5) of Subgroup, BPSN and BNSP AUC.
+    pub bias_power_means: [Option<f64>; 3],
 }
 
 /// One label's classifier and decision rule.

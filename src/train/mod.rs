@@ -425,6 +425,8 @@ pub fn train(
             moderate_version: env!("CARGO_PKG_VERSION").to_string(),
             seed: config.seed,
         },
+        evaluation: None,
+        limitations: standard_limitations(&counts),
     };
     let features = model.features.len();
     Ok((
@@ -516,6 +518,29 @@ fn finish_label(
         positive_repeat: repeat,
         cross_validation,
     }
+}
+
+/// Limitations every model of this kind has, plus what its training counts show.
+pub fn standard_limitations(counts: &BTreeMap<String, [u64; 3]>) -> Vec<String> {
+    let mut out = vec![
+        "Bag-of-words model: it reads words and short phrases, not meaning. Idiom such as \
+         'killed it' or 'destroyed them' can look violent, veiled threats without violent \
+         words are missed, and quoting or condemning abuse can look like abuse."
+            .to_string(),
+        "English only: other languages are tokenised, but the stemmer and the training data \
+         are English."
+            .to_string(),
+    ];
+    for (label, c) in counts {
+        if c[0] < 2000 {
+            out.push(format!(
+                "`{label}` was learned from only {} positive comments, so its precision is low \
+                 at any useful recall; rank by score and review.",
+                c[0]
+            ));
+        }
+    }
+    out
 }
 
 /// The definition shown in the model card for the built-in labels.

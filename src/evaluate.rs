@@ -1,0 +1,212 @@
+//! Evaluation of a model on labelled comments: per-label metrics, per-group
+//! breakdowns and the identity-term bias report. Used by `moderate eval` and
+//! by `moderate train --eval-data` (which stores a summary in the model card).
+
+use crate::bias::{GroupMatcher, IdentityTerms, LabelBias, label_bias};
+use crate::comment::Comment;
+use crate::error::Result;
+use crate::metrics::{self, Confusion};
+use crate::model::{Model, Scores};
+use crate::pipeline;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Metrics of one label on one set of rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelMetrics {
+    /// Area under the ROC curve.
+    pub roc_auc: Option<f64>,
+    /// Average precision (area under the precision-recall curve).
+    pub pr_auc: Option<f64>,
+    /// Precision at the model's threshold.
+    pub precision: f64,
+    /// Recall at the model's threshold.
+    pub recall: f64,
+    /// F1 at the model's threshold.
+    pub f1: f64,
+    /// The model's threshold.
+    pub threshold: f32,
+    /// Labelled positive rows.
+    pub positives: u64,
+    /// Labelled negative rows.
+    pub negatives: u64,
+    /// Confusion counts at the threshold.
+    pub confusion: Confusion,
+    /// Expected calibration error (10 equal-width bins).
+    pub ece: Option<f64>,
+    /// Reliability table: per probability bin, mean predicted probability
+    /// and observed fraction of positives.
+    pub reliability: Vec<metrics::ReliabilityBin>,
+}
+
+/// Metrics of every label on one set of rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetMetrics {
+    /// Rows in the set.
+    pub rows: u64,
+    /// Per label.
+    pub labels: BTreeMap<String, LabelMetrics>,
+}
+
+/// Computes metrics for `rows` (indices into `probs`/`truth`).
+pub fn set_metrics(
+    model: &Model,
+    probs: &[Vec<f32>],
+    truth: &[Vec<Option<bool>>],
+    rows: &[usize],
+) -> SetMetrics {
+    let mut labels = BTreeMap::new();
+    for (l, label) in model.labels.iter().enumerate() {
+        let (scores, ys): (Vec<f32>, Vec<bool>) = rows
+            .iter()
+            .filter_map(|&r| truth[r][l].map(|y| (probs[r][l], y)))
+            .unzip();
+        let confusion = Confusion::at(&scores, &ys, label.threshold);
+        labels.insert(
+            label.name.clone(),
+            LabelMetrics {
+                roc_auc: metrics::roc_auc(&scores, &ys),
+                pr_auc: metrics::average_precision(&scores, &ys),
+                precision: confusion.precision(),
+                recall: confusion.recall(),
+                f1: confusion.f1(),
+                threshold: label.threshold,
+                positives: confusion.positives(),
+                negatives: confusion.negatives(),
+                confusion,
+                ece: metrics::expected_calibration_error(&scores, &ys, 10),
+                reliability: metrics::reliability_table(&scores, &ys, 10),
+            },
+        );
+    }
+    SetMetrics {
+        rows: rows.len() as u64,
+        labels,
+    }
+}
+
+/// Scores and truth of every labelled comment of an evaluation set.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Calibrated probabilities per row, in model label order.
+    pub probs: Vec<Vec<f32>>,
+    /// Labels per row, in model label order (`None` = not labelled).
+    pub truth: Vec<Vec<Option<bool>>>,
+    /// Value of the `--by` column per row (empty when not asked for).
+    pub groups: Vec<String>,
+    /// Identity groups mentioned per row (empty without a bias report).
+    pub identity: Vec<Vec<u16>>,
+}
+
+/// The full evaluation result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// All rows.
+    #[serde(flatten)]
+    pub overall: SetMetrics,
+    /// Per value of the `by` column.
+    #[serde(skip)]
+    pub by_group: BTreeMap<String, SetMetrics>,
+    /// Per label, when identity terms were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<BTreeMap<String, LabelBias>>,
+}
+
+/// Scores `records` with `model` on `threads` threads, keeping the `by`
+/// column and the identity groups of `terms` per row. Stops at the first
+/// bad record.
+pub fn score_records(
+    model: &Model,
+    records: impl Iterator<Item = Result<Comment>>,
+    threads: usize,
+    by: Option<&str>,
+    terms: Option<&IdentityTerms>,
+) -> Result<Evaluated> {
+    let label_names: Vec<&str> = model.label_names();
+    let mut out = Evaluated::default();
+    pipeline::ordered_map(
+        records,
+        threads,
+        pipeline::DEFAULT_BATCH,
+        || {
+            (
+                model.scorer(),
+                Scores::default(),
+                terms.map(|t| GroupMatcher::new(t, &model.analyzer)),
+            )
+        },
+        |(scorer, scores, matcher), record| {
+            let c = record.as_ref().ok()?;
+            scorer.score_into(&c.text, scores);
+            let groups = matcher
+                .as_mut()
+                .map(|m| m.groups_of(&c.text))
+                .unwrap_or_default();
+            Some((scores.probabilities.clone(), groups))
+        },
+        |record, p| -> Result<()> {
+            let c = record?;
+            out.truth.push(
+                label_names
+                    .iter()
+                    .map(|l| c.labels.get(*l).copied().flatten())
+                    .collect(),
+            );
+            if let Some(by) = by {
+                out.groups
+                    .push(c.fields.get(by).cloned().unwrap_or_default());
+            }
+            let (p, g) = p.unwrap_or_default();
+            out.probs.push(p);
+            out.identity.push(g);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+impl Evaluated {
+    /// Computes every metric; `terms` adds the bias report.
+    pub fn report(&self, model: &Model, terms: Option<&IdentityTerms>) -> Report {
+        let all: Vec<usize> = (0..self.probs.len()).collect();
+        let overall = set_metrics(model, &self.probs, &self.truth, &all);
+        let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, g) in self.groups.iter().enumerate() {
+            members.entry(g.as_str()).or_default().push(i);
+        }
+        let by_group = members
+            .into_iter()
+            .map(|(g, rows)| {
+                (
+                    g.to_string(),
+                    set_metrics(model, &self.probs, &self.truth, &rows),
+                )
+            })
+            .collect();
+        let bias = terms.map(|terms| {
+            model
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(l, label)| {
+                    let rows: Vec<usize> = (0..self.probs.len())
+                        .filter(|&r| self.truth[r][l].is_some())
+                        .collect();
+                    let scores: Vec<f32> = rows.iter().map(|&r| self.probs[r][l]).collect();
+                    let ys: Vec<bool> = rows
+                        .iter()
+                        .map(|&r| self.truth[r][l].unwrap_or(false))
+                        .collect();
+                    let gs: Vec<&[u16]> =
+                        rows.iter().map(|&r| self.identity[r].as_slice()).collect();
+                    (label.name.clone(), label_bias(terms, &scores, &ys, &gs))
+                })
+                .collect()
+        });
+        Report {
+            overall,
+            by_group,
+            bias,
+        }
+    }
+}
