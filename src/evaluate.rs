@@ -110,6 +110,20 @@ pub struct Report {
     /// Per label, when identity terms were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<BTreeMap<String, LabelBias>>,
+    /// Per label: precision, recall and flagged comments per 1,000 at a
+    /// range of thresholds (see [`Evaluated::threshold_tables`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<BTreeMap<String, Vec<metrics::ThresholdRow>>>,
+}
+
+/// The thresholds of a sensitivity table: 0.05 to 0.95 in steps of 0.05,
+/// plus the model's own threshold.
+pub fn sensitivity_grid(model_threshold: f32) -> Vec<f32> {
+    let mut grid: Vec<f32> = (1..20).map(|i| i as f32 * 0.05).collect();
+    grid.push(model_threshold);
+    grid.sort_by(f32::total_cmp);
+    grid.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    grid
 }
 
 /// Scores `records` with `model` on `threads` threads, keeping the `by`
@@ -207,6 +221,27 @@ impl Evaluated {
             overall,
             by_group,
             bias,
+            thresholds: None,
         }
+    }
+
+    /// Per label, precision, recall and flagged comments per 1,000 labelled
+    /// comments at each threshold of [`sensitivity_grid`].
+    pub fn threshold_tables(&self, model: &Model) -> BTreeMap<String, Vec<metrics::ThresholdRow>> {
+        model
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(l, label)| {
+                let (scores, ys): (Vec<f32>, Vec<bool>) = (0..self.probs.len())
+                    .filter_map(|r| self.truth[r][l].map(|y| (self.probs[r][l], y)))
+                    .unzip();
+                let grid = sensitivity_grid(label.threshold);
+                (
+                    label.name.clone(),
+                    metrics::threshold_table(&scores, &ys, &grid),
+                )
+            })
+            .collect()
     }
 }

@@ -542,3 +542,64 @@ fn model_card_records_held_out_evaluation_and_limitations() {
         .unwrap();
     assert_eq!(tried.len(), 4);
 }
+
+#[test]
+fn eval_thresholds_table_is_monotone_in_load() {
+    let out = moderate()
+        .args(["eval", "--json", "--thresholds", "--data"])
+        .arg(data("examples.csv"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    for label in ["abusive", "violent"] {
+        let rows = v["thresholds"][label].as_array().expect("table");
+        assert!(rows.len() >= 19);
+        let load: Vec<f64> = rows
+            .iter()
+            .map(|r| r["flagged_per_1000"].as_f64().unwrap())
+            .collect();
+        assert!(load.windows(2).all(|w| w[0] >= w[1]), "{label}: {load:?}");
+    }
+}
+
+#[test]
+fn reviewer_decisions_override_earlier_labels_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    // ex-005 is benign in examples.csv; a reviewer marks it abusive.
+    let decisions = dir.path().join("decisions.csv");
+    std::fs::write(
+        &decisions,
+        "id,text,abusive,violent,reviewer,decided_at\n\
+         ex-005,Hate speech laws won't fix this. Education and jobs might.,1,0,ana,2026-11-22T10:00:00Z\n",
+    )
+    .unwrap();
+    let model = dir.path().join("m.model");
+    moderate()
+        .args(["train", "--cv", "2", "--min-df", "1", "--data"])
+        .arg(data("examples.csv"))
+        .arg("--data")
+        .arg(&decisions)
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("trained on 85 comments")
+                .and(predicate::str::contains("1 records repeated an earlier id")),
+        );
+    let out = moderate()
+        .args(["info", "--json", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // 33 abusive in examples.csv, plus the overridden one.
+    assert_eq!(v["training"]["label_counts"]["abusive"][0], 34);
+    assert_eq!(v["training"]["label_counts"]["abusive"][1], 47);
+}

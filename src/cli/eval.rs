@@ -33,6 +33,11 @@ pub struct EvalArgs {
     /// the list shipped in data/identity_terms.txt).
     #[arg(long, value_name = "FILE", requires = "bias")]
     pub identity_terms: Option<PathBuf>,
+    /// Print, per label, precision, recall and flagged comments per 1,000 at
+    /// thresholds from 0.05 to 0.95 (and the model's), to pick the load
+    /// moderators can handle; use the choice with `score --threshold`.
+    #[arg(long)]
+    pub thresholds: bool,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -73,11 +78,16 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
     };
     let evaluated = score_records(&model, reader, threads, args.by.as_deref(), terms.as_ref())?;
+    let mut report = evaluated.report(&model, terms.as_ref());
+    if args.thresholds {
+        report.thresholds = Some(evaluated.threshold_tables(&model));
+    }
     let Report {
         overall,
         by_group,
         bias,
-    } = evaluated.report(&model, terms.as_ref());
+        thresholds,
+    } = report;
     let mut out = super::open_output(None)?;
     if args.json {
         let mut value = serde_json::to_value(&overall)?;
@@ -86,6 +96,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         if let (Some(bias), Some(obj)) = (&bias, value.as_object_mut()) {
             obj.insert("bias".into(), serde_json::to_value(bias)?);
+        }
+        if let (Some(t), Some(obj)) = (&thresholds, value.as_object_mut()) {
+            obj.insert("thresholds".into(), serde_json::to_value(t)?);
         }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
@@ -98,6 +111,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         if let Some(bias) = &bias {
             print_bias(&mut out, bias)?;
+        }
+        if let Some(t) = &thresholds {
+            print_thresholds(&mut out, &model, t)?;
         }
     }
     out.flush()?;
@@ -207,6 +223,41 @@ fn print_bias(out: &mut dyn Write, bias: &BTreeMap<String, LabelBias>) -> std::i
                 out,
                 "too few labelled rows to report: {}",
                 b.too_small.join(", ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_thresholds(
+    out: &mut dyn Write,
+    model: &crate::model::Model,
+    tables: &BTreeMap<String, Vec<crate::metrics::ThresholdRow>>,
+) -> std::io::Result<()> {
+    for (label, rows) in tables {
+        let current = model
+            .label_index(label)
+            .map(|i| model.labels[i].threshold)
+            .unwrap_or(f32::NAN);
+        writeln!(
+            out,
+            "\nsensitivity of `{label}` (per 1,000 comments labelled for it; * = model threshold)"
+        )?;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>8} {:>13}",
+            "threshold", "precision", "recall", "flagged/1000"
+        )?;
+        for r in rows {
+            let mark = if (r.threshold - current).abs() < 1e-6 {
+                "*"
+            } else {
+                " "
+            };
+            writeln!(
+                out,
+                "{:>9.3}{mark} {:>10.3} {:>8.3} {:>13.1}",
+                r.threshold, r.precision, r.recall, r.flagged_per_1000
             )?;
         }
     }

@@ -89,6 +89,35 @@ pub struct TrainArgs {
     pub input: InputArgs,
 }
 
+/// Adds `comment` to `comments`, or, when its id was seen before, lets its
+/// labels replace the earlier record's (later files win: reviewer decisions
+/// override the original labels). Returns true when it replaced.
+fn merge_by_id(
+    comments: &mut Vec<crate::Comment>,
+    by_id: &mut std::collections::HashMap<String, usize>,
+    comment: crate::Comment,
+) -> bool {
+    match by_id.get(&comment.id) {
+        Some(&i) => {
+            let earlier = &mut comments[i];
+            for (label, value) in comment.labels {
+                if value.is_some() {
+                    earlier.labels.insert(label, value);
+                }
+            }
+            if !comment.text.is_empty() {
+                earlier.text = comment.text;
+            }
+            true
+        }
+        None => {
+            by_id.insert(comment.id.clone(), comments.len());
+            comments.push(comment);
+            false
+        }
+    }
+}
+
 /// Evaluates `model` on `path` and writes the summary and the limitations it
 /// reveals into the model card.
 fn record_evaluation(
@@ -223,12 +252,22 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut comments = Vec::new();
     let mut found: Vec<String> = Vec::new();
     let mut file_names = Vec::new();
+    let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut overridden = 0u64;
     for path in &args.data {
         let opts = args.input.read_options(&candidates, &keep);
         let mut reader = CommentReader::open(path, &opts)
             .with_context(|| format!("cannot read training data {}", path.display()))?;
+        // Without an id column, record numbers would collide across files.
+        let ids_are_record_numbers = reader
+            .columns()
+            .is_some_and(|cols| !cols.contains(&args.input.id_column));
         for record in reader.by_ref() {
-            comments.push(record?);
+            let mut comment = record?;
+            if ids_are_record_numbers {
+                comment.id = format!("{}#{}", path.display(), comment.id);
+            }
+            overridden += u64::from(merge_by_id(&mut comments, &mut by_id, comment));
         }
         for l in reader.label_columns_found() {
             if !found.contains(&l) {
@@ -346,6 +385,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         comments.len(),
         file_names.join(", ")
     );
+    if overridden > 0 {
+        println!(
+            "{overridden} records repeated an earlier id; their labels replaced the earlier ones \
+             (e.g. reviewer decisions)"
+        );
+    }
     println!(
         "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>9}",
         "label", "positive", "negative", "unlabelled", "repeat", "threshold", "cv_auc"
