@@ -177,7 +177,9 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
             String::new()
         }
     );
-    if rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
+    // With --skip-bad the counts are always reported, so that a caller can
+    // check that every record read was either scored or rejected.
+    if args.skip_bad || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
         eprintln!("{summary}");
     }
     outcome?;

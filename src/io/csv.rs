@@ -11,10 +11,15 @@
 //!
 //! A quote that is never closed makes the `csv` crate read the rest of the
 //! input as one field; this module notices when the last record ended inside
-//! quotes and yields a record error for it instead of a giant field.
+//! quotes and yields a record error for it instead of a giant field. It then
+//! resumes reading on the line after the one where the unclosed quote opened,
+//! so the records after a stray quote are still read (up to
+//! [`RECOVERY_BUDGET`] bytes read again in all, which keeps hostile input with
+//! many stray quotes linear; past it the rest of the input is that one bad
+//! record).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Cursor, Read};
 use std::path::PathBuf;
 
 use ::csv::{ByteRecord, Reader, ReaderBuilder};
@@ -22,6 +27,13 @@ use ::csv::{ByteRecord, Reader, ReaderBuilder};
 use super::{ReadOptions, list_names, parse_label, quote_value};
 use crate::comment::Comment;
 use crate::error::{Error, Result};
+
+/// Most bytes read a second time, in all, to recover from unclosed quotes.
+pub(super) const RECOVERY_BUDGET: u64 = 256 * 1024 * 1024;
+
+/// Kept bytes already claimed by records are dropped from the front of the
+/// buffer once there are at least this many of them (and half the buffer).
+const COMPACT_AT: usize = 64 * 1024;
 
 /// Where the scanner is with respect to CSV quoting (mirrors `csv-core` with
 /// its default settings).
@@ -53,12 +65,22 @@ struct Tracker {
     /// terminator, not yet claimed by a record: the places a record can start.
     starts: VecDeque<(u64, u64)>,
     quote: Quote,
+    /// `(byte offset, line)` of the last quote that opened a quoted field.
+    last_open: (u64, u64),
     /// The input has been read to its end.
     eof: bool,
+    /// Lines before this input's first line (for an input that is the
+    /// remainder of another after an unclosed quote).
+    line_offset: u64,
+    /// The bytes read from offset `kept_at` on, starting at `kept[kept_head]`:
+    /// what is needed to read the input again after an unclosed quote.
+    kept: Vec<u8>,
+    kept_head: usize,
+    kept_at: u64,
 }
 
 impl Tracker {
-    fn new(inner: Box<dyn BufRead + Send>) -> Self {
+    fn new(inner: Box<dyn BufRead + Send>, line_offset: u64) -> Self {
         Tracker {
             inner,
             bytes: 0,
@@ -66,14 +88,23 @@ impl Tracker {
             after_terminator: true,
             starts: VecDeque::new(),
             quote: Quote::FieldStart,
+            last_open: (0, line_offset + 1),
             eof: false,
+            line_offset,
+            kept: Vec::new(),
+            kept_head: 0,
+            kept_at: 0,
         }
     }
 
     fn observe(&mut self, b: u8) {
         let terminator = b == b'\n' || b == b'\r';
+        let line = self.newlines + 1 + self.line_offset;
         if !terminator && self.after_terminator {
-            self.starts.push_back((self.bytes, self.newlines + 1));
+            self.starts.push_back((self.bytes, line));
+        }
+        if self.quote == Quote::FieldStart && b == b'"' {
+            self.last_open = (self.bytes, line);
         }
         self.after_terminator = terminator;
         if b == b'\n' {
@@ -106,6 +137,32 @@ impl Tracker {
     fn unterminated_at(&self, end: u64) -> bool {
         self.eof && self.quote == Quote::Quoted && end >= self.bytes
     }
+
+    /// Stops keeping the bytes before `offset` (they belong to records
+    /// already read).
+    fn forget_before(&mut self, offset: u64) {
+        let available = (self.kept.len() - self.kept_head) as u64;
+        let drop = offset.saturating_sub(self.kept_at).min(available) as usize;
+        self.kept_head += drop;
+        self.kept_at += drop as u64;
+        if self.kept_head >= COMPACT_AT && self.kept_head * 2 >= self.kept.len() {
+            self.kept.drain(..self.kept_head);
+            self.kept_head = 0;
+        }
+    }
+
+    /// The kept bytes after the line on which the last unclosed quote opened,
+    /// and that line's number; `None` when nothing follows that line.
+    fn after_unclosed_quote(&mut self) -> Option<(Vec<u8>, u64)> {
+        let (open, line) = self.last_open;
+        let from = self.kept_head + open.checked_sub(self.kept_at)? as usize;
+        let kept = self.kept.get(from..)?;
+        let newline = kept.iter().position(|&b| b == b'\n')?;
+        let rest = kept[newline + 1..].to_vec();
+        self.kept = Vec::new();
+        self.kept_head = 0;
+        Some((rest, line))
+    }
 }
 
 impl Read for Tracker {
@@ -117,6 +174,7 @@ impl Read for Tracker {
         for &b in buf.iter().take(n) {
             self.observe(b);
         }
+        self.kept.extend_from_slice(&buf[..n]);
         Ok(n)
     }
 }
@@ -136,6 +194,8 @@ pub(super) struct CsvSource {
     record: ByteRecord,
     /// Records (not blank lines) read so far.
     records: u64,
+    /// Bytes that may still be read again to recover from unclosed quotes.
+    recovery_budget: u64,
     done: bool,
 }
 
@@ -149,10 +209,10 @@ impl CsvSource {
         let mut reader = ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(Tracker::new(reader));
+            .from_reader(Tracker::new(reader, 0));
         let header = match reader.byte_headers() {
             Ok(header) => header.clone(),
-            Err(e) => return Err(csv_error(&path, e)),
+            Err(e) => return Err(csv_error(&path, e, 0)),
         };
         if header.is_empty() {
             return Err(Error::input(
@@ -212,6 +272,7 @@ impl CsvSource {
             keep,
             record: ByteRecord::new(),
             records: 0,
+            recovery_budget: RECOVERY_BUDGET,
             done: false,
         })
     }
@@ -237,30 +298,26 @@ impl CsvSource {
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(csv_error(&self.path, e)));
+                    let offset = self.reader.get_ref().line_offset;
+                    return Some(Err(csv_error(&self.path, e, offset)));
                 }
             }
             let position = self.record.position().cloned();
             let start = position.as_ref().map_or(0, |p| p.byte());
+            let offset = self.reader.get_ref().line_offset;
             let line = self
                 .reader
                 .get_mut()
                 .line_at(start)
-                .or_else(|| position.map(|p| p.line()))
+                .or_else(|| position.map(|p| p.line() + offset))
                 .unwrap_or(0);
-            if self
-                .reader
-                .get_ref()
-                .unterminated_at(self.reader.position().byte())
-            {
+            let end = self.reader.position().byte();
+            if self.reader.get_ref().unterminated_at(end) {
                 self.records += 1;
-                return Some(Err(Error::input(
-                    &self.path,
-                    line,
-                    "unterminated quoted field: a `\"` in this record is never closed, \
-                     so the rest of the input was read as one field",
-                )));
+                let message = self.recover();
+                return Some(Err(Error::input(&self.path, line, message)));
             }
+            self.reader.get_mut().forget_before(end);
             if self.record.len() <= 1 && self.record.iter().all(|f| f.trim_ascii().is_empty()) {
                 continue;
             }
@@ -271,6 +328,38 @@ impl CsvSource {
             );
         }
         None
+    }
+
+    /// After a record that ended inside an unclosed quote at the end of the
+    /// input: goes on reading on the line after the one where that quote
+    /// opened, if the recovery budget allows. Returns the error message for
+    /// the bad record.
+    fn recover(&mut self) -> String {
+        let opened = self.reader.get_ref().last_open.1;
+        let rest = self.reader.get_mut().after_unclosed_quote();
+        match rest {
+            Some((rest, line)) if rest.len() as u64 <= self.recovery_budget => {
+                self.recovery_budget -= rest.len() as u64;
+                let tracker = Tracker::new(Box::new(Cursor::new(rest)), line);
+                self.reader = ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(tracker);
+                format!(
+                    "unterminated quoted field: the `\"` opened on line {line} is never closed; \
+                     the record was skipped up to that line and reading resumed on line {}",
+                    line + 1
+                )
+            }
+            Some(_) => format!(
+                "unterminated quoted field: the `\"` opened on line {opened} is never closed, \
+                 so the rest of the input was read as one field (too many unclosed quotes \
+                 to recover from)"
+            ),
+            None => format!(
+                "unterminated quoted field: the `\"` opened on line {opened} is never closed"
+            ),
+        }
     }
 
     /// Turns the current record into a comment, or says what is wrong with it.
@@ -335,9 +424,10 @@ fn fields(n: usize) -> String {
     }
 }
 
-/// Converts an error from the `csv` crate.
-fn csv_error(path: &std::path::Path, e: ::csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
+/// Converts an error from the `csv` crate; `line_offset` lines come before
+/// the input the crate is reading.
+fn csv_error(path: &std::path::Path, e: ::csv::Error, line_offset: u64) -> Error {
+    let line = e.position().map_or(0, |p| p.line() + line_offset);
     let message = e.to_string();
     match e.into_kind() {
         ::csv::ErrorKind::Io(io) => Error::io(path, io),
@@ -610,11 +700,79 @@ mod tests {
     #[test]
     fn unterminated_quote_at_end_is_record_error() {
         let got = read(b"id,text\n1,ok\n2,\"never closed\n3,more\n4,text\n");
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 4);
         assert_eq!(got[0].as_ref().unwrap().text, "ok");
         let (line, msg) = input_error(&got[1]);
         assert_eq!(line, 3);
         assert!(msg.starts_with("unterminated quoted field"), "{msg}");
+        assert!(msg.contains("opened on line 3"), "{msg}");
+        assert!(msg.contains("resumed on line 4"), "{msg}");
+        // The records after the stray quote are read, with their own lines.
+        let rest: Vec<(u64, &str, &str)> = got[2..]
+            .iter()
+            .map(|c| {
+                let c = c.as_ref().unwrap();
+                (c.line, c.id.as_str(), c.text.as_str())
+            })
+            .collect();
+        assert_eq!(rest, [(4, "3", "more"), (5, "4", "text")]);
+    }
+
+    #[test]
+    fn unclosed_quote_inside_a_multiline_record_resumes_after_its_line() {
+        // The record starts on line 2; its third field opens a quote on line 3.
+        let data = b"id,text,x\n1,\"two\nlines\",\"open\n2,b,c\r\n\n3,q\"\"d,z\n";
+        let got = read(data);
+        let (line, msg) = input_error(&got[0]);
+        assert_eq!(line, 2);
+        assert!(msg.contains("opened on line 3"), "{msg}");
+        let c: Vec<(u64, String, String)> = got[1..]
+            .iter()
+            .map(|c| {
+                let c = c.as_ref().unwrap();
+                (c.line, c.id.clone(), c.text.clone())
+            })
+            .collect();
+        assert_eq!(c, [s(4, "2", "b"), s(6, "3", "q\"\"d")]);
+    }
+
+    #[test]
+    fn stray_quote_early_in_a_large_input_loses_one_record() {
+        let mut data = b"id,text\n1,\"stray\n".to_vec();
+        for i in 2..=100_000 {
+            data.extend_from_slice(format!("{i},text {i}\n").as_bytes());
+        }
+        let got = read(&data);
+        assert_eq!(got.len(), 100_000);
+        assert_eq!(input_error(&got[0]).0, 2);
+        let last = got.last().unwrap().as_ref().unwrap();
+        assert_eq!((last.line, last.id.as_str()), (100_001, "100000"));
+        // Quotes pair up across lines until one is left open.
+        let got = read(b"id,text\n1,\"a\n2,\"b\n3,\"c\n4,d\n");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].as_ref().unwrap().text, "a\n2,b");
+        assert_eq!(input_error(&got[1]).0, 4);
+        assert_eq!(got[2].as_ref().unwrap().line, 5);
+    }
+
+    #[test]
+    fn recovery_stops_when_the_budget_is_spent() {
+        let data = b"id,text\n1,\"a\n2,b\n".to_vec();
+        let mut source = super::CsvSource::new(
+            "in.csv".into(),
+            Box::new(std::io::Cursor::new(data)),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        source.recovery_budget = 3;
+        let mut got = Vec::new();
+        while let Some(item) = source.next_record() {
+            got.push(item);
+        }
+        assert_eq!(got.len(), 1);
+        let (line, msg) = input_error(&got[0]);
+        assert_eq!(line, 2);
+        assert!(msg.contains("read as one field"), "{msg}");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! is absent, `null` or empty the id is the 1-based record number. Label keys
 //! may hold 1, 0, -1, booleans, `null`, or strings as in CSV. Kept keys are
 //! copied as-is when strings and as JSON text otherwise.
+//!
+//! Raw control characters inside strings (a NUL or a tab written by a sloppy
+//! exporter) are not valid JSON; such a line is read as if they had been
+//! escaped, so the comment is scored rather than rejected.
 
 use std::collections::BTreeSet;
 use std::io::BufRead;
@@ -88,7 +92,12 @@ impl JsonlSource {
             .lines
             .take_string()
             .map_err(|e| format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1))?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+        let value: Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(e) => escape_controls_in_strings(&text)
+                .and_then(|escaped| serde_json::from_str(&escaped).ok())
+                .ok_or_else(|| format!("invalid JSON: {e}"))?,
+        };
         drop(text);
         let mut object = match value {
             Value::Object(object) => object,
@@ -160,6 +169,35 @@ impl JsonlSource {
             fields,
         })
     }
+}
+
+/// `line` with the raw control characters (U+0000 to U+001F) inside its JSON
+/// strings written as `\u00XX` escapes; `None` when there are none.
+fn escape_controls_in_strings(line: &str) -> Option<String> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut out: Option<String> = None;
+    for (i, c) in line.char_indices() {
+        let control = in_string && (c as u32) < 0x20;
+        if control && out.is_none() {
+            out = Some(line[..i].to_string());
+        }
+        if let Some(out) = out.as_mut() {
+            if control {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        if escaped {
+            escaped = false;
+        } else if in_string && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            in_string = !in_string;
+        }
+    }
+    out
 }
 
 /// The message for an object without the text key.
@@ -433,6 +471,22 @@ mod tests {
         assert_eq!(line, 1);
         assert!(msg.contains("invalid UTF-8 at byte 12"), "{msg}");
         assert_eq!(got[1].as_ref().unwrap().text, "b");
+    }
+
+    #[test]
+    fn raw_control_characters_in_strings_are_read() {
+        let got =
+            read(b"{\"text\": \"nul\x00 and\ttab\", \"id\": \"a\x01\"}\n{\"text\": \"ok\"}\t\n");
+        let c = got[0].as_ref().unwrap();
+        assert_eq!(c.text, "nul\0 and\ttab");
+        assert_eq!(c.id, "a\u{1}");
+        assert_eq!(got[1].as_ref().unwrap().text, "ok");
+        // Escaped quotes and backslashes keep the string boundaries.
+        let got = read(b"{\"text\": \"a\\\"b\\\\\x00\"}\n");
+        assert_eq!(got[0].as_ref().unwrap().text, "a\"b\\\0");
+        // A control character outside strings is still invalid JSON.
+        let got = read(b"{\"text\":\x00 \"x\"}\n");
+        assert!(input_error(&got[0]).1.starts_with("invalid JSON"));
     }
 
     #[test]

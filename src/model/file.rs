@@ -25,7 +25,7 @@ use std::path::Path;
 /// Identifies a `moderate` model file.
 pub const MAGIC: &[u8; 8] = b"MODERATE";
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;

@@ -3,9 +3,11 @@
 //!
 //! Stages, one file each, chained here in one place:
 //! [`normalize`] (entities, invisible characters, NFKD, case, homoglyphs) ->
+//! [`deobfuscate`] (letter spacing, separators inside words, leetspeak; optional) ->
 //! [`tokenize`] (words, numbers, URLs, mentions, emoji, with spans) ->
 //! [`stem`] (Snowball English, cached) -> optional negation marking.
 
+pub mod deobfuscate;
 pub mod normalize;
 pub mod stem;
 pub mod tokenize;
@@ -13,7 +15,7 @@ pub mod tokenize;
 use serde::{Deserialize, Serialize};
 
 pub use normalize::NormChar;
-pub use tokenize::{Token, TokenKind, Tokens};
+pub use tokenize::{RepeatRule, Token, TokenKind, Tokens};
 
 /// Settings that decide which tokens a text produces. Stored in every model
 /// file so that scoring reproduces training exactly.
@@ -29,6 +31,11 @@ pub struct AnalyzerConfig {
     /// Analyse at most this many bytes of a comment; the rest is ignored (and
     /// reported as truncated).
     pub max_bytes: usize,
+    /// Undo obfuscation before tokenising (letter spacing, separators inside
+    /// words, leetspeak, more invisible and look-alike characters; see
+    /// [`deobfuscate`]) and cut drawn-out letters with [`RepeatRule::English`]
+    /// instead of [`RepeatRule::CutToTwo`].
+    pub deobfuscate: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -38,6 +45,7 @@ impl Default for AnalyzerConfig {
             stem: true,
             negation: false,
             max_bytes: 20_000,
+            deobfuscate: true,
         }
     }
 }
@@ -47,6 +55,9 @@ impl Default for AnalyzerConfig {
 pub struct Analyzer {
     config: AnalyzerConfig,
     chars: Vec<NormChar>,
+    /// De-obfuscated characters (when `config.deobfuscate`).
+    clean: Vec<NormChar>,
+    deobfuscator: deobfuscate::Deobfuscator,
     stemmer: stem::CachedStemmer,
     scratch: String,
 }
@@ -64,6 +75,8 @@ impl Analyzer {
         Self {
             config,
             chars: Vec::new(),
+            clean: Vec::new(),
+            deobfuscator: deobfuscate::Deobfuscator::new(),
             stemmer: stem::CachedStemmer::new(),
             scratch: String::new(),
         }
@@ -79,7 +92,17 @@ impl Analyzer {
         out.clear();
         let (text, truncated) = truncate_at_char(text, self.config.max_bytes);
         normalize::normalize_into(text, self.config.fold_confusables, &mut self.chars);
-        tokenize::tokenize_into(&self.chars, out);
+        if self.config.deobfuscate {
+            self.deobfuscator.run(
+                text,
+                self.config.fold_confusables,
+                &mut self.chars,
+                &mut self.clean,
+            );
+            tokenize::tokenize_with(&self.clean, RepeatRule::English, out);
+        } else {
+            tokenize::tokenize_into(&self.chars, out);
+        }
         if self.config.negation {
             mark_negation(&self.chars, out, &mut self.scratch);
         }
@@ -120,9 +143,15 @@ const NEGATORS: [&str; 12] = [
 fn mark_negation(chars: &[NormChar], tokens: &mut Tokens, scratch: &mut String) {
     let mut in_scope = false;
     let mut prev_end = 0u32;
+    // Index into `chars` of the first character at or after `prev_end`: tokens
+    // come in text order, so the scan never goes back (linear in the text).
+    let mut cursor = 0usize;
     for i in 0..tokens.len() {
         let token = tokens.tokens()[i];
-        if in_scope && crosses_clause_break(chars, prev_end, token.start) {
+        while cursor < chars.len() && chars[cursor].start < prev_end {
+            cursor += 1;
+        }
+        if in_scope && crosses_clause_break(&chars[cursor..], token.start) {
             in_scope = false;
         }
         prev_end = token.end;
@@ -145,11 +174,11 @@ fn mark_negation(chars: &[NormChar], tokens: &mut Tokens, scratch: &mut String) 
     }
 }
 
-/// True when the original text between two tokens holds `.,;:!?`.
-fn crosses_clause_break(chars: &[NormChar], from: u32, to: u32) -> bool {
+/// True when the characters of `chars` (which start after the previous token)
+/// that come before byte `to` hold `.,;:!?`.
+fn crosses_clause_break(chars: &[NormChar], to: u32) -> bool {
     chars
         .iter()
-        .skip_while(|c| c.start < from)
         .take_while(|c| c.start < to)
         .any(|c| matches!(c.ch, '.' | ',' | ';' | ':' | '!' | '?'))
 }
@@ -208,6 +237,64 @@ mod tests {
             analyze(config, "I don't hate them, I like them"),
             ["i", "dont", "neg_hate", "neg_them", "i", "like", "them"]
         );
+    }
+
+    #[test]
+    fn deobfuscation_reaches_the_stemmer_with_spans() {
+        let mut a = Analyzer::new(AnalyzerConfig::default());
+        let mut t = Tokens::new();
+        let text = "Ｋ i l l the 1d10ts, they are s-t-u-p-i-d";
+        a.analyze(text, &mut t);
+        let got: Vec<_> = t
+            .iter()
+            .map(|(s, tok)| (s, &text[tok.start as usize..tok.end as usize]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("kill", "Ｋ i l l"),
+                ("the", "the"),
+                ("idiot", "1d10ts"),
+                ("they", "they"),
+                ("are", "are"),
+                ("stupid", "s-t-u-p-i-d"),
+            ]
+        );
+    }
+
+    #[test]
+    fn deobfuscation_off_is_the_old_analysis() {
+        let config = AnalyzerConfig {
+            deobfuscate: false,
+            stem: false,
+            ..AnalyzerConfig::default()
+        };
+        assert_eq!(
+            analyze(config, "k.i.l.l k1ll stuuupid \u{1d0b}"),
+            ["k", "i", "l", "l", "k1ll", "stuupid", "\u{1d0b}"]
+        );
+    }
+
+    #[test]
+    fn config_round_trips_in_json_with_named_fields() {
+        let json = serde_json::to_value(AnalyzerConfig::default()).unwrap();
+        assert_eq!(json["deobfuscate"], true);
+        assert_eq!(json["max_bytes"], 20_000);
+        let back: AnalyzerConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, AnalyzerConfig::default());
+    }
+
+    #[test]
+    fn negation_scan_is_linear_in_long_texts() {
+        let config = AnalyzerConfig {
+            negation: true,
+            max_bytes: usize::MAX,
+            ..AnalyzerConfig::default()
+        };
+        let text = "not a b ".repeat(40_000);
+        let start = std::time::Instant::now();
+        assert_eq!(analyze(config, &text).len(), 120_000);
+        assert!(start.elapsed().as_secs() < 20);
     }
 
     #[test]

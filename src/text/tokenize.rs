@@ -3,7 +3,8 @@
 //! Token kinds:
 //! - **words**: runs of letters and digits; apostrophes inside a word are
 //!   dropped (`don't` -> `dont`) and runs of three or more identical letters
-//!   are cut to two (`stuuupid` -> `stuupid`);
+//!   are shortened as the [`RepeatRule`] says (`stuuupid` -> `stuupid` or
+//!   `stupid`);
 //! - **numbers**: digit runs, with `.`, `,` or `:` between digits
 //!   (`7.62`, `4,000`, `10:30`), masked to [`NUMBER_TOKEN`];
 //! - **URLs** (`http://`, `https://`, `www.`) masked to [`URL_TOKEN`];
@@ -129,8 +130,47 @@ impl Tokens {
     }
 }
 
-/// Appends the tokens of `chars` to `out` (which is not cleared).
+/// How runs of three or more identical letters inside a word are shortened.
+/// Digits are never shortened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RepeatRule {
+    /// Every run is cut to two letters (`sooooo` -> `soo`, `stuuupid` ->
+    /// `stuupid`).
+    #[default]
+    CutToTwo,
+    /// Letters that rarely double in English (`a h i j q u v w y`) are cut
+    /// to one, all others to two: `idiiiot` -> `idiot`, `stuuupid` -> `stupid`,
+    /// `fuuuck` -> `fuck`, `ahhh` -> `ah`, but `killlll` -> `kill`, `sooooo` ->
+    /// `soo`, `yesss` -> `yess`, `kkk` -> `kk`. Runs of exactly two are kept
+    /// (`skiing`, `vacuum`), and so is the Roman numeral `iii` at the end of a
+    /// word, cut to two as before (`wwiii` -> `wwii`, `viii` -> `vii`).
+    English,
+}
+
+impl RepeatRule {
+    /// The most letters `c` keeps from a run of three or more.
+    fn keep(self, c: char) -> usize {
+        match self {
+            RepeatRule::CutToTwo => 2,
+            RepeatRule::English if RARELY_DOUBLED.contains(&c) => 1,
+            RepeatRule::English => 2,
+        }
+    }
+}
+
+/// Letters that rarely appear doubled in English words.
+/// (`k` and `x` are left out: `kkk` and `xxx` are words of their own.)
+const RARELY_DOUBLED: [char; 9] = ['a', 'h', 'i', 'j', 'q', 'u', 'v', 'w', 'y'];
+
+/// Appends the tokens of `chars` to `out` (which is not cleared), cutting
+/// repeated letters with [`RepeatRule::CutToTwo`].
 pub fn tokenize_into(chars: &[NormChar], out: &mut Tokens) {
+    tokenize_with(chars, RepeatRule::CutToTwo, out);
+}
+
+/// Appends the tokens of `chars` to `out` (which is not cleared), shortening
+/// runs of repeated letters by `repeats`.
+pub fn tokenize_with(chars: &[NormChar], repeats: RepeatRule, out: &mut Tokens) {
     let mut word = String::new();
     let mut i = 0;
     let n = chars.len();
@@ -151,7 +191,7 @@ pub fn tokenize_into(chars: &[NormChar], out: &mut Tokens) {
             );
             i = j;
         } else if c.is_alphanumeric() {
-            let j = scan_word(chars, i, &mut word);
+            let j = scan_word(chars, i, repeats, &mut word);
             let kind = if word.chars().all(|c| c.is_ascii_digit()) {
                 TokenKind::Number
             } else {
@@ -181,7 +221,7 @@ pub fn tokenize_into(chars: &[NormChar], out: &mut Tokens) {
 
 /// Reads a word or number starting at `i` into `word` (cleared first) and
 /// returns the index just past it.
-fn scan_word(chars: &[NormChar], i: usize, word: &mut String) -> usize {
+fn scan_word(chars: &[NormChar], i: usize, repeats: RepeatRule, word: &mut String) -> usize {
     word.clear();
     let n = chars.len();
     let mut j = i;
@@ -198,8 +238,16 @@ fn scan_word(chars: &[NormChar], i: usize, word: &mut String) -> usize {
                 run = 1;
                 last = c;
             }
-            if run <= 2 || c.is_ascii_digit() {
+            if c.is_ascii_digit() {
                 word.push(c);
+            } else {
+                if run <= 2 {
+                    word.push(c);
+                } else if run == 3 && repeats.keep(c) == 1 && !roman_iii(chars, j, word) {
+                    // The second letter was kept while the run looked like a
+                    // double; a third shows it is a drawn-out single letter.
+                    word.pop();
+                }
             }
             j += 1;
             continue;
@@ -217,6 +265,15 @@ fn scan_word(chars: &[NormChar], i: usize, word: &mut String) -> usize {
         break;
     }
     j
+}
+
+/// True when the third `i` at `chars[j]` ends a Roman numeral: the run stops
+/// there, at the end of the word, and before it (in `word`, which ends with the
+/// first two) comes nothing or `v`, `w` or `x` (`iii`, `viii`, `wwiii`).
+fn roman_iii(chars: &[NormChar], j: usize, word: &str) -> bool {
+    let ends = chars.get(j + 1).is_none_or(|c| !c.ch.is_alphanumeric());
+    let before = word.chars().rev().nth(2);
+    chars[j].ch == 'i' && ends && before.is_none_or(|c| matches!(c, 'v' | 'w' | 'x'))
 }
 
 fn scan_while(chars: &[NormChar], mut j: usize, keep: impl Fn(char) -> bool) -> usize {
