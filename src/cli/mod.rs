@@ -80,6 +80,30 @@ pub fn load_model(path: Option<&Path>) -> crate::Result<Model> {
     }
 }
 
+/// The model's per-label thresholds with `--threshold label=value` overrides
+/// applied (shared by score, report and review).
+pub fn effective_thresholds(
+    model: &Model,
+    overrides: &[(String, f32)],
+) -> anyhow::Result<Vec<f32>> {
+    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
+    for (label, value) in overrides {
+        let i = model.label_index(label).ok_or_else(|| {
+            UsageError(format!(
+                "--threshold: the model has no label `{label}` (labels: {})",
+                model.label_names().join(", ")
+            ))
+        })?;
+        if !(0.0..=1.0).contains(value) {
+            return Err(
+                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
+            );
+        }
+        thresholds[i] = *value;
+    }
+    Ok(thresholds)
+}
+
 /// Where a command writes: a file or stdout (`-` or none).
 pub fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn std::io::Write>> {
     use anyhow::Context;

@@ -2,8 +2,8 @@
 //! of the flagged ones, with highlighted terms, per-label filters and score
 //! histograms.
 
+use super::InputArgs;
 use super::train::parse_label_value;
-use super::{InputArgs, UsageError};
 use crate::io::CommentReader;
 use crate::model::Scores;
 use crate::pipeline;
@@ -56,21 +56,7 @@ pub struct ReportArgs {
 /// Runs `moderate report`.
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
-    for (label, value) in &args.thresholds {
-        let i = model.label_index(label).ok_or_else(|| {
-            UsageError(format!(
-                "--threshold: the model has no label `{label}` (labels: {})",
-                model.label_names().join(", ")
-            ))
-        })?;
-        if !(0.0..=1.0).contains(value) {
-            return Err(
-                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
-            );
-        }
-        thresholds[i] = *value;
-    }
+    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let labels: Vec<ReportLabel> = model
         .labels
         .iter()

@@ -72,7 +72,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         .into());
     }
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let thresholds = thresholds(&model, &args.thresholds)?;
+    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let labels = model.label_names();
     let reviewer = args
         .reviewer
@@ -243,26 +243,6 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         queue.remaining()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Per-label thresholds with `--threshold` overrides applied.
-fn thresholds(model: &Model, overrides: &[(String, f32)]) -> Result<Vec<f32>> {
-    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
-    for (label, value) in overrides {
-        let i = model.label_index(label).ok_or_else(|| {
-            UsageError(format!(
-                "--threshold: the model has no label `{label}` (labels: {})",
-                model.label_names().join(", ")
-            ))
-        })?;
-        if !(0.0..=1.0).contains(value) {
-            return Err(
-                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
-            );
-        }
-        thresholds[i] = *value;
-    }
-    Ok(thresholds)
 }
 
 /// Reads every comment of the input and scores it.

@@ -1,8 +1,8 @@
 //! `moderate score`: score comments and flag them, streaming and in parallel.
 
+use super::InputArgs;
 use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
-use super::{InputArgs, UsageError};
 use crate::io::CommentReader;
 use crate::model::Scores;
 use crate::pipeline;
@@ -57,21 +57,7 @@ pub struct ScoreArgs {
 /// Runs `moderate score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
-    for (label, value) in &args.thresholds {
-        let i = model.label_index(label).ok_or_else(|| {
-            UsageError(format!(
-                "--threshold: the model has no label `{label}` (labels: {})",
-                model.label_names().join(", ")
-            ))
-        })?;
-        if !(0.0..=1.0).contains(value) {
-            return Err(
-                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
-            );
-        }
-        thresholds[i] = *value;
-    }
+    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let opts = args.input_args.read_options(&[], &[]);
     let reader = CommentReader::open(&input, &opts)
