@@ -212,6 +212,18 @@ impl Scorer<'_> {
         self.row.clone()
     }
 
+    /// Analyses `text` into the scorer's buffers: tokens, row and, for every
+    /// column occurrence, the tokens it covers.
+    fn analyze_with_hits(&mut self, text: &str) {
+        self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer.vectorize_with_hits(
+            &self.model.features,
+            &self.tokens,
+            &mut self.row,
+            &mut self.hits,
+        );
+    }
+
     /// The `top` words or word pairs of `text` that raised label `label`'s
     /// score most. Every feature's contribution (weight x tf-idf value,
     /// shared equally among its occurrences) is credited to the tokens it
@@ -221,13 +233,7 @@ impl Scorer<'_> {
         let Some(model) = self.model.labels.get(label) else {
             return Vec::new();
         };
-        self.analyzer.analyze(text, &mut self.tokens);
-        self.vectorizer.vectorize_with_hits(
-            &self.model.features,
-            &self.tokens,
-            &mut self.row,
-            &mut self.hits,
-        );
+        self.analyze_with_hits(text);
         let mut per_column: std::collections::HashMap<u32, (f32, u32)> =
             std::collections::HashMap::new();
         for (&c, &v) in self.row.indices.iter().zip(&self.row.values) {
@@ -272,13 +278,7 @@ impl Scorer<'_> {
         let Some(model) = self.model.labels.get(label) else {
             return Vec::new();
         };
-        self.analyzer.analyze(text, &mut self.tokens);
-        self.vectorizer.vectorize_with_hits(
-            &self.model.features,
-            &self.tokens,
-            &mut self.row,
-            &mut self.hits,
-        );
+        self.analyze_with_hits(text);
         let mut contributions: Vec<(u32, f32)> = self
             .row
             .indices
