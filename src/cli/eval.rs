@@ -42,6 +42,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
+    pub bad: super::rejects::SkipBadArgs,
+    #[command(flatten)]
     pub input: InputArgs,
 }
 
@@ -77,7 +79,26 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             Some(IdentityTerms::parse(&text, path)?)
         }
     };
-    let evaluated = score_records(&model, reader, threads, args.by.as_deref(), terms.as_ref())?;
+    let mut bad = super::rejects::BadRecords::new(&args.bad)?;
+    let records = reader.filter_map(|r| match r {
+        Ok(c) => Some(Ok(c)),
+        Err(e) => bad.skip(e).err().map(Err),
+    });
+    let evaluated = score_records(&model, records, threads, args.by.as_deref(), terms.as_ref())
+        .map_err(|e| match e {
+            crate::Error::Input { .. } => anyhow::Error::new(e)
+                .context("bad input record (use --skip-bad to skip such records)"),
+            other => other.into(),
+        })?;
+    bad.finish()?;
+    if bad.skipping() || bad.rejected > 0 {
+        eprintln!(
+            "moderate: {} records read: {} evaluated, {} rejected",
+            evaluated.probs.len() as u64 + bad.rejected,
+            evaluated.probs.len(),
+            bad.rejected
+        );
+    }
     let mut report = evaluated.report(&model, terms.as_ref());
     if args.thresholds {
         report.thresholds = Some(evaluated.threshold_tables(&model));

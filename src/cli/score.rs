@@ -8,7 +8,6 @@ use crate::model::Scores;
 use crate::pipeline;
 use anyhow::{Context, Result};
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,13 +39,8 @@ pub struct ScoreArgs {
     /// Output file (default: stdout).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Skip malformed records instead of stopping; they are listed in the
-    /// rejects file (or on stderr) with their line and reason.
-    #[arg(long)]
-    pub skip_bad: bool,
-    /// Where --skip-bad writes rejected records (CSV: file,line,reason).
-    #[arg(long, value_name = "FILE", requires = "skip_bad")]
-    pub rejects: Option<PathBuf>,
+    #[command(flatten)]
+    pub bad: super::rejects::SkipBadArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -63,19 +57,11 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let reader = CommentReader::open(&input, &opts)
         .with_context(|| format!("cannot read {}", input.display()))?;
     let mut writer = RecordWriter::new(args.format, &model, super::open_output(args.out.as_ref())?);
-    let mut rejects: Option<Box<dyn Write>> = match &args.rejects {
-        Some(p) => {
-            let mut f = super::open_output(Some(p))?;
-            writeln!(f, "file,line,reason")?;
-            Some(f)
-        }
-        None => None,
-    };
+    let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let (mut read, mut written, mut rejected, mut flagged, mut truncated) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut read, mut written, mut flagged, mut truncated) = (0u64, 0u64, 0u64, 0u64);
     let explain = args.explain;
     let top = args.top;
     let n_labels = model.labels.len();
@@ -98,24 +84,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
             read += 1;
             let comment = match record {
                 Ok(c) => c,
-                Err(e) => {
-                    if !args.skip_bad {
-                        return Err(anyhow::Error::new(e)
-                            .context("bad input record (use --skip-bad to skip such records)"));
-                    }
-                    rejected += 1;
-                    match &mut rejects {
-                        Some(f) => {
-                            let (file, line, reason) = describe(&e);
-                            super::output::write_csv_field(f.as_mut(), &file)?;
-                            write!(f, ",{line},")?;
-                            super::output::write_csv_field(f.as_mut(), &reason)?;
-                            writeln!(f)?;
-                        }
-                        None => eprintln!("moderate: skipped: {e}"),
-                    }
-                    return Ok(());
-                }
+                Err(e) => return bad.handle(e),
             };
             let Some((scores, explanations)) = result else {
                 return Ok(());
@@ -149,9 +118,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         },
     );
     let flush = writer.flush().map_err(anyhow::Error::from);
-    if let Some(f) = rejects.as_mut() {
-        f.flush()?;
-    }
+    bad.finish()?;
+    let rejected = bad.rejected;
     let summary = format!(
         "moderate: {read} records read: {written} scored ({flagged} flagged{}), {rejected} rejected",
         if truncated > 0 {
@@ -165,22 +133,10 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     );
     // With --skip-bad the counts are always reported, so that a caller can
     // check that every record read was either scored or rejected.
-    if args.skip_bad || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
+    if bad.skipping() || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
         eprintln!("{summary}");
     }
     outcome?;
     flush?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Splits an input error into (file, line, reason) for the rejects file.
-fn describe(e: &crate::Error) -> (String, u64, String) {
-    match e {
-        crate::Error::Input {
-            path,
-            line,
-            message,
-        } => (path.display().to_string(), *line, message.clone()),
-        other => (String::new(), 0, other.to_string()),
-    }
 }

@@ -70,6 +70,11 @@ pub struct TrainArgs {
     /// Mark words after a negation (`not`, `never`, ...) as negated.
     #[arg(long)]
     pub negation: bool,
+    /// Analyse text as written: no de-obfuscation (letter spacing,
+    /// separators, leetspeak) and no folding of look-alike letters. For
+    /// measuring what de-obfuscation buys.
+    #[arg(long)]
+    pub no_deobfuscate: bool,
     /// Start linfa from zero instead of from the sparse pre-solve (slower;
     /// for checking that both reach the same model).
     #[arg(long)]
@@ -85,6 +90,8 @@ pub struct TrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub bad: super::rejects::SkipBadArgs,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -254,6 +261,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut file_names = Vec::new();
     let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut overridden = 0u64;
+    let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     for path in &args.data {
         let opts = args.input.read_options(&candidates, &keep);
         let mut reader = CommentReader::open(path, &opts)
@@ -263,7 +271,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             .columns()
             .is_some_and(|cols| !cols.contains(&args.input.id_column));
         for record in reader.by_ref() {
-            let mut comment = record?;
+            let mut comment = match record {
+                Ok(c) => c,
+                Err(e) => {
+                    bad.handle(e)?;
+                    continue;
+                }
+            };
             if ids_are_record_numbers {
                 comment.id = format!("{}#{}", path.display(), comment.id);
             }
@@ -314,6 +328,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         labels: labels.clone(),
         analyzer: crate::text::AnalyzerConfig {
             negation: args.negation,
+            deobfuscate: !args.no_deobfuscate,
+            fold_confusables: !args.no_deobfuscate,
             ..Default::default()
         },
         ngrams: NgramConfig {
