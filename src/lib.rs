@@ -30,6 +30,7 @@ pub mod features;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod perturb;
 pub mod pipeline;
 pub mod report;
 pub mod review;

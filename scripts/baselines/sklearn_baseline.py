@@ -19,6 +19,7 @@ Pipelines:
 Usage (from the repository root):
   python3 scripts/baselines/sklearn_baseline.py --pipeline word
   python3 scripts/baselines/sklearn_baseline.py --pipeline wordchar --json
+  python3 scripts/baselines/sklearn_baseline.py --also-eval perturbed_dev.csv
 """
 from __future__ import annotations
 
@@ -101,10 +102,15 @@ def main() -> int:
     parser.add_argument("--pipeline", choices=("word", "wordchar"), default="word",
                         help="feature pipeline (default: word)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--also-eval", type=Path, nargs="+", default=[], metavar="CSV",
+                        help="more labelled CSVs to score with the same fitted models "
+                             "(e.g. a perturbed dev file); ROC-AUC per file and label")
     args = parser.parse_args()
 
     train_texts, train_labels = read_corpus(args.train)
     dev_texts, dev_labels = read_corpus(args.dev)
+    extra = [(path, *read_corpus(path)) for path in args.also_eval]
+    extra_auc: dict[str, dict[str, float]] = {str(path): {} for path in args.also_eval}
 
     results = []
     total_fit = 0.0
@@ -125,6 +131,11 @@ def main() -> int:
         start = time.perf_counter()
         scores = model.predict_proba(x_dev)[:, list(model.classes_).index(1)]
         score_seconds = time.perf_counter() - start
+
+        for path, texts, labels in extra:
+            rows = np.flatnonzero(labels[name] >= 0)
+            probs = model.predict_proba([texts[i] for i in rows])[:, list(model.classes_).index(1)]
+            extra_auc[str(path)][name] = float(roc_auc_score(labels[name][rows], probs))
 
         results.append(
             {
@@ -148,6 +159,7 @@ def main() -> int:
         "dev": str(args.dev),
         "labels": results,
         "fit_seconds_total": total_fit,
+        "also_eval": extra_auc,
         "peak_rss_mib": peak_rss_mib(),
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
@@ -163,6 +175,9 @@ def main() -> int:
                   f"{r['dev_positives']:>5} {r['n_features']:>9} {r['roc_auc']:>8.4f} "
                   f"{r['average_precision']:>7.4f} {r['fit_seconds']:>7.1f}")
         print(f"vectorise+fit total: {total_fit:.1f} s   peak RSS: {report['peak_rss_mib']:.0f} MiB")
+        for path, aucs in extra_auc.items():
+            cells = "  ".join(f"{label} {auc:.4f}" for label, auc in aucs.items())
+            print(f"ROC-AUC on {path}: {cells}")
     return 0
 
 

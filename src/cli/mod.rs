@@ -7,6 +7,8 @@
 mod eval;
 mod info;
 mod output;
+mod perturb;
+mod rejects;
 mod report;
 mod review;
 mod score;
@@ -43,6 +45,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Review flagged comments in the terminal and record decisions.
     Review(review::ReviewArgs),
+    /// Disguise the abusive and violent words of a labelled file (leetspeak,
+    /// spacing, look-alike letters, ...) to measure robustness with `eval`.
+    Perturb(perturb::PerturbArgs),
 }
 
 /// How to read comment files (shared by train, eval and score).
@@ -139,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Review(a) => review::run(a),
         Command::Report(a) => report::run(a),
+        Command::Perturb(a) => perturb::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,248 @@
+//! `moderate perturb`: write a copy of a comment file with its abusive and
+//! violent words disguised, to measure robustness with `moderate eval`.
+
+use super::UsageError;
+use crate::io::InputFormat;
+use crate::perturb::{PerturbConfig, Perturber, Trick, WordList};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `moderate perturb`.
+#[derive(Debug, Args)]
+pub struct PerturbArgs {
+    /// Comments to rewrite: CSV with a header or JSONL (`-` for stdin).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the rewritten file (default: stdout). Same format and
+    /// columns as the input; only the text changes.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seed of the random choices; the same seed gives the same output.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Probability that a listed word is rewritten.
+    #[arg(long, default_value_t = 1.0, value_name = "P")]
+    pub rate: f64,
+    /// Tricks to draw from, comma-separated: leet, spacing, separators,
+    /// repeats, homoglyphs, zero-width, full-width, mask
+    /// (default: all but mask).
+    #[arg(long, value_delimiter = ',', value_name = "TRICK,...")]
+    pub tricks: Vec<String>,
+    /// Words to disguise, one per line (default: data/obfuscation_words.txt,
+    /// built in).
+    #[arg(long, value_name = "FILE")]
+    pub words: Option<PathBuf>,
+    /// Input format (default: by extension).
+    #[arg(long = "input-format", value_name = "csv|jsonl")]
+    pub input_format: Option<InputFormat>,
+    /// Name of the column (CSV) or key (JSONL) holding the comment text.
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    pub text_column: String,
+}
+
+/// Counts reported at the end of a run.
+#[derive(Debug, Default)]
+struct Tally {
+    records: u64,
+    changed: u64,
+    by_trick: [u64; 8],
+}
+
+impl Tally {
+    fn add(&mut self, perturbed: &crate::perturb::Perturbed) {
+        self.records += 1;
+        if perturbed.words_changed() > 0 {
+            self.changed += 1;
+        }
+        for (total, n) in self.by_trick.iter_mut().zip(perturbed.by_trick) {
+            *total += u64::from(n);
+        }
+    }
+}
+
+/// Runs `moderate perturb`.
+pub fn run(args: PerturbArgs) -> Result<ExitCode> {
+    let tricks = parse_tricks(&args.tricks)?;
+    if !(0.0..=1.0).contains(&args.rate) {
+        return Err(UsageError(format!("--rate {}: must be in [0, 1]", args.rate)).into());
+    }
+    let words = match &args.words {
+        Some(path) => WordList::parse(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        None => WordList::builtin(),
+    };
+    let perturber = Perturber::new(
+        words,
+        PerturbConfig {
+            seed: args.seed,
+            rate: args.rate,
+            tricks,
+        },
+    );
+    let format = args
+        .input_format
+        .or_else(|| InputFormat::from_path(&args.input))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: cannot tell the format from the name; use --input-format csv|jsonl",
+                args.input.display()
+            ))
+        })?;
+    let input = open_input(&args.input)?;
+    let mut output = super::open_output(args.out.as_ref())?;
+    let tally = match format {
+        InputFormat::Csv => rewrite_csv(&args, &perturber, input, &mut output)?,
+        InputFormat::Jsonl => rewrite_jsonl(&args, &perturber, input, &mut output)?,
+        InputFormat::Text => {
+            return Err(UsageError(
+                "perturb reads CSV or JSONL (labelled comments); plain text has no labels to evaluate"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    output.flush().context("cannot write output")?;
+    let tricks: Vec<String> = Trick::ALL
+        .iter()
+        .zip(tally.by_trick)
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    eprintln!(
+        "perturb: {} records read, {} written, {} changed; words rewritten: {}",
+        tally.records,
+        tally.records,
+        tally.changed,
+        if tricks.is_empty() {
+            "none".to_string()
+        } else {
+            tricks.join(", ")
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_tricks(names: &[String]) -> Result<Vec<Trick>> {
+    if names.is_empty() {
+        return Ok(Trick::DEFAULT.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            Trick::from_name(n.trim()).ok_or_else(|| {
+                let known: Vec<&str> = Trick::ALL.iter().map(|t| t.name()).collect();
+                UsageError(format!(
+                    "--tricks: unknown trick `{n}` (known: {})",
+                    known.join(", ")
+                ))
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+fn rewrite_csv(
+    args: &PerturbArgs,
+    perturber: &Perturber,
+    input: Box<dyn BufRead>,
+    output: &mut dyn Write,
+) -> Result<Tally> {
+    let path = &args.input;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, &e))?
+        .clone();
+    let text_at = headers
+        .iter()
+        .position(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h) == args.text_column.as_bytes())
+        .ok_or_else(|| {
+            crate::Error::input(
+                path,
+                1,
+                format!("no `{}` column in the header", args.text_column),
+            )
+        })?;
+    let mut writer = csv::Writer::from_writer(output);
+    writer.write_byte_record(&headers)?;
+    let mut tally = Tally::default();
+    let mut record = csv::ByteRecord::new();
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, &e))?
+    {
+        let line = record.position().map_or(0, |p| p.line());
+        let text = std::str::from_utf8(&record[text_at]).map_err(|e| {
+            crate::Error::input(path, line, format!("text is not valid UTF-8 ({e})"))
+        })?;
+        let perturbed = perturber.perturb(text, tally.records);
+        tally.add(&perturbed);
+        let fields = record.iter().enumerate().map(|(i, f)| {
+            if i == text_at {
+                perturbed.text.as_bytes()
+            } else {
+                f
+            }
+        });
+        writer.write_record(fields)?;
+    }
+    writer.flush()?;
+    Ok(tally)
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> crate::Error {
+    let line = e.position().map_or(0, |p| p.line());
+    crate::Error::input(path, line, format!("malformed CSV: {e}"))
+}
+
+fn rewrite_jsonl(
+    args: &PerturbArgs,
+    perturber: &Perturber,
+    input: Box<dyn BufRead>,
+    output: &mut dyn Write,
+) -> Result<Tally> {
+    let path = &args.input;
+    let mut tally = Tally::default();
+    for (n, line) in input.lines().enumerate() {
+        let line_no = n as u64 + 1;
+        let line = line
+            .map_err(|e| crate::Error::input(path, line_no, format!("cannot read line ({e})")))?;
+        if line.trim().is_empty() {
+            writeln!(output, "{line}")?;
+            continue;
+        }
+        let mut value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| crate::Error::input(path, line_no, format!("malformed JSON: {e}")))?;
+        let text = value
+            .get(&args.text_column)
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| {
+                crate::Error::input(
+                    path,
+                    line_no,
+                    format!("no string `{}` key", args.text_column),
+                )
+            })?;
+        let perturbed = perturber.perturb(text, tally.records);
+        tally.add(&perturbed);
+        value[&args.text_column] = serde_json::Value::String(perturbed.text);
+        serde_json::to_writer(&mut *output, &value)?;
+        writeln!(output)?;
+    }
+    Ok(tally)
+}
