@@ -77,3 +77,49 @@ fn training_is_deterministic() {
         moderate::model::to_bytes(&b).unwrap()
     );
 }
+
+/// The vectorizer's word cache changes speed only: a vectorizer that has seen
+/// many comments (and emptied its cache on the way), a fresh one, and the
+/// explanation path (which bypasses the cache) give identical rows.
+#[test]
+fn word_cache_never_changes_a_row() {
+    let comments = examples();
+    let config = config();
+    let (space, _) = train::vectorize(&comments, &config);
+    let mut analyzer = Analyzer::new(config.analyzer.clone());
+    let mut warm = Vectorizer::new(&space);
+    let mut tokens = Tokens::new();
+    let (mut row, mut fresh_row, mut hit_row) = (
+        SparseRow::default(),
+        SparseRow::default(),
+        SparseRow::default(),
+    );
+    let mut hits = Vec::new();
+    // Enough distinct made-up words to overflow the cache at least once.
+    let filler: String = (0..moderate::features::WORD_CACHE_ENTRIES + 500)
+        .map(|i| {
+            let mut word = String::from("zq");
+            let mut n = i;
+            loop {
+                word.push(char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+                if n == 0 {
+                    break;
+                }
+            }
+            word + " "
+        })
+        .collect();
+    analyzer.analyze(&filler, &mut tokens);
+    warm.vectorize(&space, &tokens, &mut row);
+    for round in 0..2 {
+        for (i, c) in comments.iter().enumerate() {
+            analyzer.analyze(&c.text, &mut tokens);
+            warm.vectorize(&space, &tokens, &mut row);
+            Vectorizer::new(&space).vectorize(&space, &tokens, &mut fresh_row);
+            Vectorizer::new(&space).vectorize_with_hits(&space, &tokens, &mut hit_row, &mut hits);
+            assert_eq!(row, fresh_row, "round {round}, comment {i}");
+            assert_eq!(row, hit_row, "round {round}, comment {i}");
+        }
+    }
+}

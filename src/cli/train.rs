@@ -401,6 +401,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         comments.len(),
         file_names.join(", ")
     );
+    bad.finish()?;
+    if bad.skipping() || bad.rejected > 0 {
+        println!(
+            "{} records rejected as malformed (--skip-bad); {} records read",
+            bad.rejected,
+            comments.len() as u64 + overridden + bad.rejected
+        );
+    }
     if overridden > 0 {
         println!(
             "{overridden} records repeated an earlier id; their labels replaced the earlier ones \

@@ -93,6 +93,39 @@ pub type BuildPassThrough = std::hash::BuildHasherDefault<PassThroughHasher>;
 /// A map keyed by feature hash.
 pub type HashMap64<V> = std::collections::HashMap<u64, V, BuildPassThrough>;
 
+/// A fast hasher for short strings in in-memory caches (FxHash-style word
+/// steps with a final [`mix`]); not stable across versions, never stored.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StrHasher(u64);
+
+impl std::hash::Hasher for StrHasher {
+    fn finish(&self) -> u64 {
+        mix(self.0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Builds [`StrHasher`]s.
+pub type BuildStrHasher = std::hash::BuildHasherDefault<StrHasher>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,4 +10,4 @@ pub mod vocabulary;
 pub use ngrams::{FeatureKind, NgramConfig, NgramExtractor, Occurrence};
 pub use selection::{FeatureStats, Selected};
 pub use sparse::{SparseMatrix, SparseRow};
-pub use vocabulary::{ColumnHit, FeatureSpace, Vectorizer, smooth_idf};
+pub use vocabulary::{ColumnHit, FeatureSpace, Vectorizer, WORD_CACHE_ENTRIES, smooth_idf};

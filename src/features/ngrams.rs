@@ -75,6 +75,7 @@ pub struct NgramExtractor {
     token_hashes: Vec<u64>,
     char_bounds: Vec<usize>,
     padded: String,
+    states: Vec<FeatureHasher>,
 }
 
 impl NgramExtractor {
@@ -91,8 +92,31 @@ impl NgramExtractor {
         &self.config
     }
 
-    /// Calls `emit` for every feature occurrence of `tokens`, in text order.
+    /// Calls `emit` for every feature occurrence of `tokens`: word n-grams
+    /// ([`extract_words`](Self::extract_words)), then the character n-grams
+    /// of each word token ([`extract_chargrams`](Self::extract_chargrams)).
     pub fn extract(&mut self, tokens: &Tokens, mut emit: impl FnMut(Occurrence)) {
+        self.extract_words(tokens, &mut emit);
+        if self.config.char_ngrams.is_some() {
+            for (i, token) in tokens.tokens().iter().enumerate() {
+                if token.kind != TokenKind::Word {
+                    continue;
+                }
+                self.extract_chargrams(tokens.surface(token), |hash| {
+                    emit(Occurrence {
+                        hash,
+                        kind: FeatureKind::CharGram,
+                        first: i as u32,
+                        last: i as u32,
+                    })
+                });
+            }
+        }
+    }
+
+    /// Calls `emit` for every word unigram and (if enabled) bigram of
+    /// `tokens`, in text order.
+    pub fn extract_words(&mut self, tokens: &Tokens, mut emit: impl FnMut(Occurrence)) {
         self.token_hashes.clear();
         for (i, (text, _)) in tokens.iter().enumerate() {
             let mut h = FeatureHasher::new(FeatureKind::Unigram.tag());
@@ -120,35 +144,39 @@ impl NgramExtractor {
                 });
             }
         }
-        if let Some((lo, hi)) = self.config.char_ngrams {
-            for (i, token) in tokens.tokens().iter().enumerate() {
-                if token.kind != TokenKind::Word {
-                    continue;
-                }
-                self.padded.clear();
-                self.padded.push(' ');
-                self.padded.push_str(tokens.surface(token));
-                self.padded.push(' ');
-                self.char_bounds.clear();
-                self.char_bounds
-                    .extend(self.padded.char_indices().map(|(b, _)| b));
-                self.char_bounds.push(self.padded.len());
-                let nchars = self.char_bounds.len() - 1;
-                for n in lo as usize..=hi as usize {
-                    if n > nchars {
-                        break;
-                    }
-                    for s in 0..=nchars - n {
-                        let gram = &self.padded[self.char_bounds[s]..self.char_bounds[s + n]];
-                        let mut h = FeatureHasher::new(FeatureKind::CharGram.tag());
-                        h.write(gram.as_bytes());
-                        emit(Occurrence {
-                            hash: h.finish(),
-                            kind: FeatureKind::CharGram,
-                            first: i as u32,
-                            last: i as u32,
-                        });
-                    }
+    }
+
+    /// Calls `emit(hash)` for every character n-gram of one word's surface
+    /// form, padded with a space at each end; shorter n-grams first, then by
+    /// position. Nothing when character n-grams are off.
+    ///
+    /// FNV is sequential, so the hash of an n-gram extends the hash of its
+    /// prefix: each start position keeps a running hasher and every byte is
+    /// hashed once per start, not once per n-gram.
+    pub fn extract_chargrams(&mut self, surface: &str, mut emit: impl FnMut(u64)) {
+        let Some((lo, hi)) = self.config.char_ngrams else {
+            return;
+        };
+        self.padded.clear();
+        self.padded.push(' ');
+        self.padded.push_str(surface);
+        self.padded.push(' ');
+        self.char_bounds.clear();
+        self.char_bounds
+            .extend(self.padded.char_indices().map(|(b, _)| b));
+        self.char_bounds.push(self.padded.len());
+        let nchars = self.char_bounds.len() - 1;
+        let bytes = self.padded.as_bytes();
+        self.states.clear();
+        self.states
+            .resize(nchars, FeatureHasher::new(FeatureKind::CharGram.tag()));
+        for n in 1..=(hi as usize).min(nchars) {
+            for s in 0..=nchars - n {
+                let c = s + n - 1;
+                let state = &mut self.states[s];
+                state.write(&bytes[self.char_bounds[c]..self.char_bounds[c + 1]]);
+                if n >= lo as usize {
+                    emit(state.finish());
                 }
             }
         }

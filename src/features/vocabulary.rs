@@ -1,11 +1,12 @@
 //! The fitted feature space (selected n-grams, their names and idf weights)
 //! and the vectorizer that turns tokens into l2-normalised tf-idf rows.
 
-use super::hash::HashMap64;
+use super::hash::{BuildStrHasher, HashMap64};
 use super::ngrams::{FeatureKind, NgramConfig, NgramExtractor, Occurrence};
 use super::sparse::SparseRow;
-use crate::text::Tokens;
+use crate::text::{TokenKind, Tokens};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// The columns a model knows: one entry per selected feature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,11 +113,57 @@ pub struct ColumnHit {
 }
 
 /// Turns token lists into tf-idf rows of a [`FeatureSpace`], reusing buffers.
+///
+/// Two things make it fast on a stream of comments:
+/// - counts accumulate in a dense per-column array (touched columns are
+///   listed, sorted and reset), so repeated features cost no sorting;
+/// - a word's character n-grams, mapped to columns, are cached by the word's
+///   surface form. Words repeat (Zipf), so most tokens cost one lookup
+///   instead of a dozen n-gram hashes. The cache is bounded
+///   ([`WORD_CACHE_ENTRIES`]) and emptied when full; it changes speed only,
+///   never the row.
 #[derive(Debug, Clone)]
 pub struct Vectorizer {
     extractor: NgramExtractor,
-    columns: Vec<u32>,
+    /// Occurrences per column of the row being built (all zero between rows).
+    counts: Vec<u32>,
+    /// Columns with a non-zero count, in first-seen order.
+    touched: Vec<u32>,
     counted: Vec<(u32, u32)>,
+    words: HashMap<Box<str>, CachedWord, BuildStrHasher>,
+    /// Selected character n-gram columns of the cached words, back to back.
+    word_columns: Vec<u32>,
+}
+
+/// A cached word: its selected character n-gram columns
+/// (`word_columns[start..start + len]`) and its unselected n-gram count.
+#[derive(Debug, Clone, Copy)]
+struct CachedWord {
+    start: u32,
+    len: u32,
+    unselected: u32,
+}
+
+/// Words kept in a [`Vectorizer`]'s cache before it is emptied (per thread;
+/// about 3 MB at this size).
+pub const WORD_CACHE_ENTRIES: usize = 1 << 15;
+
+/// Column and unselected counts of one row being built.
+struct Accumulator<'a> {
+    counts: &'a mut [u32],
+    touched: &'a mut Vec<u32>,
+    unselected: [u32; 2],
+}
+
+impl Accumulator<'_> {
+    #[inline]
+    fn add(&mut self, column: u32) {
+        let count = &mut self.counts[column as usize];
+        if *count == 0 {
+            self.touched.push(column);
+        }
+        *count += 1;
+    }
 }
 
 impl Vectorizer {
@@ -124,26 +171,75 @@ impl Vectorizer {
     pub fn new(space: &FeatureSpace) -> Self {
         Self {
             extractor: NgramExtractor::new(space.ngrams.clone()),
-            columns: Vec::new(),
+            counts: vec![0; space.len()],
+            touched: Vec::new(),
             counted: Vec::new(),
+            words: HashMap::default(),
+            word_columns: Vec::new(),
         }
     }
 
     /// Writes the sublinear tf-idf, l2-normalised row of `tokens` into `row`.
     pub fn vectorize(&mut self, space: &FeatureSpace, tokens: &Tokens, row: &mut SparseRow) {
-        self.columns.clear();
-        let columns = &mut self.columns;
-        let mut unselected = [0u32; 2];
+        if self.counts.len() != space.len() {
+            self.counts = vec![0; space.len()];
+            self.words.clear();
+            self.word_columns.clear();
+        }
+        let mut acc = Accumulator {
+            counts: &mut self.counts,
+            touched: &mut self.touched,
+            unselected: [0; 2],
+        };
         self.extractor
-            .extract(tokens, |occ: Occurrence| match space.column(occ.hash) {
-                Some(c) => columns.push(c),
-                None => unselected[block(occ.kind)] += 1,
+            .extract_words(tokens, |occ| match space.column(occ.hash) {
+                Some(c) => acc.add(c),
+                None => acc.unselected[0] += 1,
             });
-        count_and_weigh(space, &mut self.columns, &mut self.counted, unselected, row);
+        if space.ngrams.char_ngrams.is_some() {
+            for token in tokens.tokens() {
+                if token.kind != TokenKind::Word {
+                    continue;
+                }
+                let surface = tokens.surface(token);
+                let word = match self.words.get(surface) {
+                    Some(w) => *w,
+                    None => {
+                        if self.words.len() >= WORD_CACHE_ENTRIES {
+                            self.words.clear();
+                            self.word_columns.clear();
+                        }
+                        let start = self.word_columns.len();
+                        let mut unselected = 0;
+                        let columns = &mut self.word_columns;
+                        self.extractor.extract_chargrams(surface, |hash| {
+                            match space.column(hash) {
+                                Some(c) => columns.push(c),
+                                None => unselected += 1,
+                            }
+                        });
+                        let w = CachedWord {
+                            start: start as u32,
+                            len: (self.word_columns.len() - start) as u32,
+                            unselected,
+                        };
+                        self.words.insert(surface.into(), w);
+                        w
+                    }
+                };
+                let start = word.start as usize;
+                for &c in &self.word_columns[start..start + word.len as usize] {
+                    acc.add(c);
+                }
+                acc.unselected[1] += word.unselected;
+            }
+        }
+        let unselected = acc.unselected;
+        self.finish(space, unselected, row);
     }
 
     /// Like [`Vectorizer::vectorize`], also listing every column occurrence
-    /// with its tokens (for explanations).
+    /// with its tokens (for explanations). Does not use the word cache.
     pub fn vectorize_with_hits(
         &mut self,
         space: &FeatureSpace,
@@ -151,23 +247,42 @@ impl Vectorizer {
         row: &mut SparseRow,
         hits: &mut Vec<ColumnHit>,
     ) {
-        self.columns.clear();
+        if self.counts.len() != space.len() {
+            self.counts = vec![0; space.len()];
+        }
         hits.clear();
-        let columns = &mut self.columns;
-        let mut unselected = [0u32; 2];
+        let mut acc = Accumulator {
+            counts: &mut self.counts,
+            touched: &mut self.touched,
+            unselected: [0; 2],
+        };
         self.extractor
             .extract(tokens, |occ: Occurrence| match space.column(occ.hash) {
                 Some(column) => {
-                    columns.push(column);
+                    acc.add(column);
                     hits.push(ColumnHit {
                         column,
                         first: occ.first,
                         last: occ.last,
                     });
                 }
-                None => unselected[block(occ.kind)] += 1,
+                None => acc.unselected[block(occ.kind)] += 1,
             });
-        count_and_weigh(space, &mut self.columns, &mut self.counted, unselected, row);
+        let unselected = acc.unselected;
+        self.finish(space, unselected, row);
+    }
+
+    /// Turns the accumulated counts into the row and resets them.
+    fn finish(&mut self, space: &FeatureSpace, unselected: [u32; 2], row: &mut SparseRow) {
+        self.touched.sort_unstable();
+        self.counted.clear();
+        for &c in &self.touched {
+            let count = &mut self.counts[c as usize];
+            self.counted.push((c, *count));
+            *count = 0;
+        }
+        self.touched.clear();
+        weigh_counts(space, &mut self.counted, unselected, row);
     }
 }
 
@@ -175,28 +290,6 @@ impl Vectorizer {
 #[inline]
 fn block(kind: FeatureKind) -> usize {
     usize::from(kind == FeatureKind::CharGram)
-}
-
-/// Counts repeated columns, then weighs them with [`weigh_counts`].
-fn count_and_weigh(
-    space: &FeatureSpace,
-    columns: &mut [u32],
-    counted: &mut Vec<(u32, u32)>,
-    unselected: [u32; 2],
-    row: &mut SparseRow,
-) {
-    columns.sort_unstable();
-    counted.clear();
-    let mut i = 0;
-    while i < columns.len() {
-        let mut j = i + 1;
-        while j < columns.len() && columns[j] == columns[i] {
-            j += 1;
-        }
-        counted.push((columns[i], (j - i) as u32));
-        i = j;
-    }
-    weigh_counts(space, counted, unselected, row);
 }
 
 /// Writes `(1 + ln tf) * idf` for each `(column, tf)` (sorted by column

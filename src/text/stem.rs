@@ -12,7 +12,9 @@ const CACHE_LIMIT: usize = 200_000;
 /// A Snowball English stemmer that remembers the stems it has computed.
 pub struct CachedStemmer {
     stemmer: Stemmer,
-    cache: HashMap<String, String>,
+    /// Word -> index into `stems`.
+    cache: HashMap<Box<str>, u32, crate::features::hash::BuildStrHasher>,
+    stems: Vec<String>,
 }
 
 impl Default for CachedStemmer {
@@ -34,20 +36,28 @@ impl CachedStemmer {
     pub fn new() -> Self {
         Self {
             stemmer: Stemmer::create(Algorithm::English),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
+            stems: Vec::new(),
         }
     }
 
     /// Returns the stem of `word` (which should already be lower-case).
     pub fn stem<'a>(&'a mut self, word: &'a str) -> &'a str {
-        if !self.cache.contains_key(word) {
-            if self.cache.len() >= CACHE_LIMIT {
-                self.cache.clear();
+        // One lookup on a hit (the common case); a miss stems and inserts.
+        let index = match self.cache.get(word) {
+            Some(&i) => i,
+            None => {
+                if self.cache.len() >= CACHE_LIMIT {
+                    self.cache.clear();
+                    self.stems.clear();
+                }
+                self.stems.push(self.stemmer.stem(word).into_owned());
+                let i = (self.stems.len() - 1) as u32;
+                self.cache.insert(word.into(), i);
+                i
             }
-            let stem = self.stemmer.stem(word).into_owned();
-            self.cache.insert(word.to_owned(), stem);
-        }
-        self.cache.get(word).map(String::as_str).unwrap_or(word)
+        };
+        &self.stems[index as usize]
     }
 }
 
