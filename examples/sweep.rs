@@ -201,7 +201,7 @@ fn evaluate(
             .iter()
             .map(|&t| if t { repeat as f32 } else { 1.0 })
             .collect();
-        presolve::solve(x, &r, &y, &w, alpha, 1000, 1e-5 * r.len() as f64)
+        presolve::solve(x, &r, &y, &w, alpha, 1000, 1e-5 * r.len() as f64, None)
     };
     let mut oof = Vec::new();
     let mut cv_aucs = Vec::new();

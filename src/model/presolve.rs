@@ -20,7 +20,10 @@ use std::collections::VecDeque;
 
 /// Minimises the weighted logistic objective over rows `rows` of `x`.
 ///
-/// `y[i]` is the target of `rows[i]`, `weight[i]` its multiplicity.
+/// `y[i]` is the target of `rows[i]`, `weight[i]` its multiplicity. `start`
+/// (e.g. the solution at a neighbouring alpha) is the first iterate; the
+/// optimum does not depend on it, only the number of iterations does.
+#[allow(clippy::too_many_arguments)]
 pub fn solve(
     x: &SparseMatrix,
     rows: &[u32],
@@ -29,6 +32,7 @@ pub fn solve(
     alpha: f64,
     max_iterations: usize,
     tolerance: f64,
+    start: Option<&LinearWeights>,
 ) -> LinearWeights {
     let d = x.ncols();
     let problem = Problem {
@@ -40,6 +44,12 @@ pub fn solve(
         d,
     };
     let mut w = vec![0.0f64; d + 1];
+    if let Some(start) = start.filter(|s| s.weights.len() == d) {
+        for (wi, &si) in w.iter_mut().zip(&start.weights) {
+            *wi = f64::from(si);
+        }
+        w[d] = f64::from(start.intercept);
+    }
     let mut g = vec![0.0f64; d + 1];
     let mut f = problem.eval(&w, &mut g);
     let memory = 10;
@@ -228,7 +238,13 @@ mod tests {
             }
         }
         let weight: Vec<f32> = ys.iter().map(|&t| if t { 2.0 } else { 1.0 }).collect();
-        let ours = solve(&x, &rows, &ys, &weight, 0.5, 500, 1e-8);
+        let ours = solve(&x, &rows, &ys, &weight, 0.5, 500, 1e-8, None);
+        // Warm-started from the solution at another alpha: the same optimum.
+        let far = solve(&x, &rows, &ys, &weight, 4.0, 500, 1e-8, None);
+        let warm = solve(&x, &rows, &ys, &weight, 0.5, 500, 1e-8, Some(&far));
+        for (a, b) in ours.weights.iter().zip(&warm.weights) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
         let settings = LogisticSettings {
             alpha: 0.5,
             max_iterations: 500,

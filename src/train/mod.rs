@@ -305,15 +305,22 @@ pub fn train(
     // out-of-fold decisions for calibration and thresholds.
     let fit_started = Instant::now();
     let alphas = config.alpha_grid();
-    let mut cv_jobs = Vec::new();
+    // One job per (label, fold) walks the alpha grid from the strongest
+    // regularisation down, warm-starting each solve from the previous
+    // solution (a regularisation path): same optima, fewer iterations.
+    let mut path: Vec<usize> = (0..alphas.len()).collect();
+    path.sort_by(|&a, &b| alphas[b].total_cmp(&alphas[a]));
+    let mut path_jobs = Vec::new();
     for l in 0..n_labels {
-        for (a, _) in alphas.iter().enumerate() {
-            for f in 0..config.folds {
-                cv_jobs.push((l, a, f));
-            }
+        for f in 0..config.folds {
+            path_jobs.push((l, f));
         }
     }
-    let total = cv_jobs.len() + n_labels;
+    let cv_jobs: Vec<(usize, usize, u32)> = path_jobs
+        .iter()
+        .flat_map(|&(l, f)| (0..alphas.len()).map(move |a| (l, a, f)))
+        .collect();
+    let total = path_jobs.len() + n_labels;
     let done = Mutex::new(0usize);
     let tick = |label: usize, fold: Option<u32>, roc_auc: Option<f64>| {
         let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
@@ -326,29 +333,55 @@ pub fn train(
             total,
         });
     };
-    let cv_results = run_jobs(&cv_jobs, config.threads, |&(l, a, f)| {
+    let path_results = run_jobs(&path_jobs, config.threads, |&(l, f)| {
         let split = &splits[f as usize];
         let (rows, y) = labelled_rows(&split.labels, l, repeats[l]);
-        let settings = LogisticSettings {
-            alpha: alphas[a],
-            ..config.logistic
-        };
-        let w = logistic::presolve_fit(&split.corpus.matrix, &rows, &y, &settings);
-        let (z, y) = match &split.held_out {
-            Some((matrix, labels)) => {
-                let (rows, y) = labelled_rows(labels, l, 1);
-                let z: Vec<f32> = rows
-                    .iter()
-                    .map(|&r| w.decision(matrix, r as usize))
-                    .collect();
-                (z, y)
-            }
-            None => (Vec::new(), Vec::new()),
-        };
-        let auc = metrics::roc_auc(&z, &y);
-        tick(l, Some(f), auc);
-        Ok((z, y, auc))
+        let mut by_alpha: Vec<FoldFit> = vec![FoldFit::default(); alphas.len()];
+        let mut previous: Option<LinearWeights> = None;
+        for &a in &path {
+            let settings = LogisticSettings {
+                alpha: alphas[a],
+                ..config.logistic
+            };
+            let w = logistic::presolve_fit(
+                &split.corpus.matrix,
+                &rows,
+                &y,
+                &settings,
+                previous.as_ref(),
+            );
+            let (z, y) = match &split.held_out {
+                Some((matrix, labels)) => {
+                    let (rows, y) = labelled_rows(labels, l, 1);
+                    let z: Vec<f32> = rows
+                        .iter()
+                        .map(|&r| w.decision(matrix, r as usize))
+                        .collect();
+                    (z, y)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            let roc_auc = metrics::roc_auc(&z, &y);
+            previous = Some(w.clone());
+            by_alpha[a] = FoldFit {
+                z,
+                y,
+                roc_auc,
+                weights: w,
+            };
+        }
+        let best = by_alpha
+            .iter()
+            .filter_map(|r| r.roc_auc)
+            .fold(f64::NAN, f64::max);
+        tick(l, Some(f), (!best.is_nan()).then_some(best));
+        Ok(by_alpha)
     })?;
+    // Results in cv_jobs order: (label, alpha, fold).
+    let mut cv_results = Vec::with_capacity(cv_jobs.len());
+    for results in path_results {
+        cv_results.extend(results);
+    }
     // Per label: the alpha with the best mean held-out ROC-AUC, and its folds.
     let mut chosen = Vec::with_capacity(n_labels);
     for l in 0..n_labels {
@@ -359,7 +392,7 @@ pub fn train(
                 .iter()
                 .zip(&cv_results)
                 .filter(|((jl, ja, _), _)| *jl == l && *ja == a)
-                .map(|(_, r)| r.2.unwrap_or(f64::NAN))
+                .map(|(_, r)| r.roc_auc.unwrap_or(f64::NAN))
                 .collect();
             let mean = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
             tried.push((alpha, mean));
@@ -369,11 +402,13 @@ pub fn train(
         }
         let a = best.map_or(0, |b| b.1);
         let (mut oof_z, mut oof_y, mut fold_auc) = (Vec::new(), Vec::new(), Vec::new());
-        for ((jl, ja, _), (z, y, auc)) in cv_jobs.iter().zip(&cv_results) {
+        let mut fold_models = Vec::new();
+        for ((jl, ja, f), fit) in cv_jobs.iter().zip(&cv_results) {
             if *jl == l && *ja == a {
-                oof_z.extend_from_slice(z);
-                oof_y.extend_from_slice(y);
-                fold_auc.push(auc.unwrap_or(f64::NAN));
+                oof_z.extend_from_slice(&fit.z);
+                oof_y.extend_from_slice(&fit.y);
+                fold_auc.push(fit.roc_auc.unwrap_or(f64::NAN));
+                fold_models.push((&splits[*f as usize].corpus.space, &fit.weights));
             }
         }
         chosen.push(CvOutcome {
@@ -382,6 +417,7 @@ pub fn train(
             oof_z,
             oof_y,
             fold_auc,
+            start: mean_fold_model(&full.corpus.space, &fold_models),
         });
     }
 
@@ -393,7 +429,8 @@ pub fn train(
             alpha: chosen[l].alpha,
             ..config.logistic
         };
-        let w = logistic::fit(&full.corpus.matrix, &rows, &y, &settings, None)?;
+        let start = chosen[l].start.as_ref();
+        let w = logistic::fit(&full.corpus.matrix, &rows, &y, &settings, start)?;
         tick(l, None, None);
         Ok(w)
     })?;
@@ -452,6 +489,49 @@ struct CvOutcome {
     oof_y: Vec<bool>,
     /// Held-out ROC-AUC per fold.
     fold_auc: Vec<f64>,
+    /// The fold models at the chosen alpha averaged into the final feature
+    /// space: the final fit's starting point (`None` without folds).
+    start: Option<LinearWeights>,
+}
+
+/// One cross-validation solve: a fold's model at one alpha and its held-out
+/// decisions.
+#[derive(Debug, Clone, Default)]
+struct FoldFit {
+    /// Held-out decision values.
+    z: Vec<f32>,
+    /// Their targets.
+    y: Vec<bool>,
+    /// Held-out ROC-AUC (`None` if the fold lacks a class).
+    roc_auc: Option<f64>,
+    /// The fold model, in its split's feature space.
+    weights: LinearWeights,
+}
+
+/// Averages fold models into `space`: each feature's weight is the mean over
+/// the folds whose feature space has it (matched by n-gram hash), zero if
+/// none has it; the intercept is the plain mean. Folds select and weigh
+/// features slightly differently, so this is only a starting point.
+fn mean_fold_model(
+    space: &FeatureSpace,
+    folds: &[(&FeatureSpace, &LinearWeights)],
+) -> Option<LinearWeights> {
+    if folds.is_empty() {
+        return None;
+    }
+    let weights = space
+        .hashes
+        .iter()
+        .map(|&h| {
+            let (sum, n) = folds
+                .iter()
+                .filter_map(|(fs, w)| fs.column(h).map(|c| w.weights[c as usize]))
+                .fold((0.0f32, 0u32), |(s, n), v| (s + v, n + 1));
+            if n == 0 { 0.0 } else { sum / n as f32 }
+        })
+        .collect();
+    let intercept = folds.iter().map(|(_, w)| w.intercept).sum::<f32>() / folds.len() as f32;
+    Some(LinearWeights { weights, intercept })
 }
 
 /// Calibrates, picks the threshold and assembles one label's model.
@@ -677,4 +757,45 @@ pub fn vectorize(comments: &[Comment], config: &TrainConfig) -> (FeatureSpace, S
     );
     corpus::name_features(&mut corpus.space, &texts, &config.analyzer, config.threads);
     (corpus.space, corpus.matrix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureKind;
+
+    fn space(hashes: &[u64]) -> FeatureSpace {
+        let n = hashes.len();
+        FeatureSpace::new(
+            NgramConfig::default(),
+            hashes.to_vec(),
+            hashes.iter().map(|h| format!("f{h}")).collect(),
+            vec![FeatureKind::Unigram; n],
+            vec![1.0; n],
+            1.0,
+        )
+    }
+
+    #[test]
+    fn fold_models_are_averaged_by_feature_identity() {
+        let full = space(&[10, 20, 30]);
+        let (a, b) = (space(&[20, 10]), space(&[30, 10, 40]));
+        let wa = LinearWeights {
+            weights: vec![2.0, 1.0],
+            intercept: -1.0,
+        };
+        let wb = LinearWeights {
+            weights: vec![5.0, 3.0, 9.0],
+            intercept: -3.0,
+        };
+        let mean = mean_fold_model(&full, &[(&a, &wa), (&b, &wb)]).unwrap();
+        // 10: (1 + 3) / 2; 20: only fold a; 30: only fold b; 40 is not in the final space.
+        assert_eq!(mean.weights, vec![2.0, 2.0, 5.0]);
+        assert_eq!(mean.intercept, -2.0);
+        assert!(mean_fold_model(&full, &[]).is_none());
+        // A feature no fold selected starts at zero.
+        let other = space(&[99]);
+        let w = mean_fold_model(&other, &[(&a, &wa)]).unwrap();
+        assert_eq!(w.weights, vec![0.0]);
+    }
 }
