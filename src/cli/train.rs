@@ -36,7 +36,7 @@ pub struct TrainArgs {
     /// `ftrl` (streaming, bounded memory; see the FTRL options).
     #[arg(long, value_enum, default_value_t = Learner::Logistic)]
     pub learner: Learner,
-    /// FTRL: learning rate alpha [default 0.5].
+    /// FTRL: learning rate alpha [default 2].
     #[arg(long, value_name = "A", help_heading = "FTRL learner")]
     pub ftrl_alpha: Option<f64>,
     /// FTRL: learning-rate smoothing beta, > 0 [default 1].
@@ -48,10 +48,14 @@ pub struct TrainArgs {
     /// FTRL: L2 penalty, in [0, 1] [default 1].
     #[arg(long, value_name = "L2", help_heading = "FTRL learner")]
     pub ftrl_l2: Option<f64>,
-    /// FTRL: passes over the training rows [default 2].
+    /// FTRL: start from linfa-ftrl's random z in [0, 1) (seeded by --seed)
+    /// instead of from zero weights.
+    #[arg(long, help_heading = "FTRL learner")]
+    pub ftrl_random_start: bool,
+    /// FTRL: passes over the training rows [default 4].
     #[arg(long, value_name = "N", help_heading = "FTRL learner")]
     pub epochs: Option<u32>,
-    /// FTRL: rows per update (mini-batch) [default 64].
+    /// FTRL: rows per update (mini-batch) [default 16].
     #[arg(long, value_name = "N", help_heading = "FTRL learner")]
     pub batch_size: Option<usize>,
     /// FTRL: hold out one row in N for calibration and thresholds; 0 = none
@@ -344,6 +348,7 @@ fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
             beta: args.ftrl_beta.unwrap_or(d.ftrl.beta),
             l1: args.ftrl_l1.unwrap_or(d.ftrl.l1),
             l2: args.ftrl_l2.unwrap_or(d.ftrl.l2),
+            zero_start: !args.ftrl_random_start,
         },
         epochs: args.epochs.unwrap_or(d.epochs),
         batch_size: args.batch_size.unwrap_or(d.batch_size),

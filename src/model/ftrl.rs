@@ -47,15 +47,19 @@ pub struct FtrlSettings {
     pub l1: f64,
     /// L2 penalty.
     pub l2: f64,
+    /// Start from `z = 0` (all weights zero) instead of linfa-ftrl's random
+    /// `z` in `[0, 1)`.
+    pub zero_start: bool,
 }
 
 impl Default for FtrlSettings {
     fn default() -> Self {
         Self {
-            alpha: 0.5,
+            alpha: 2.0,
             beta: 1.0,
             l1: 0.0,
             l2: 1.0,
+            zero_start: true,
         }
     }
 }
@@ -64,8 +68,12 @@ impl std::fmt::Display for FtrlSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "alpha {}, beta {}, l1 {}, l2 {}",
-            self.alpha, self.beta, self.l1, self.l2
+            "alpha {}, beta {}, l1 {}, l2 {}, {} start",
+            self.alpha,
+            self.beta,
+            self.l1,
+            self.l2,
+            if self.zero_start { "zero" } else { "random" }
         )
     }
 }
@@ -157,9 +165,10 @@ impl FtrlLearner {
         let capacity = batch_size + max_repeat.max(1) as usize - 1;
         let mut dense = Array2::<f64>::zeros((capacity, n_features + 1));
         dense.column_mut(n_features).fill(1.0);
+        let model = zero_start(&params, n_features + 1, settings.zero_start)?;
         Ok(Self {
             params,
-            model: None,
+            model,
             dense,
             targets: Vec::with_capacity(capacity),
             written: Vec::new(),
@@ -221,20 +230,50 @@ impl FtrlLearner {
         self.updates
     }
 
-    /// The fitted linfa model (after at least one update).
+    /// The linfa model: the zero start, or the fitted model after at least
+    /// one update (`None` before the first update with a random start).
     pub fn model(&self) -> Option<&Ftrl<f64>> {
         self.model.as_ref()
     }
 
     /// The current model as [`LinearWeights`]: `sigmoid(w . x + b)` equals
     /// linfa-ftrl's `predict` on the same row. Rows still waiting in the
-    /// batch are not included (call [`FtrlLearner::flush`] first).
+    /// batch are not included (call [`FtrlLearner::flush`] first). Fails
+    /// when there is no model yet (random start, no update).
     pub fn weights(&self) -> Result<LinearWeights> {
         let model = self.model.as_ref().ok_or_else(|| {
             Error::Training("the FTRL learner saw no labelled training row".into())
         })?;
         Ok(to_linear(model, self.n_features))
     }
+}
+
+/// The model to start from: with `zero`, linfa-ftrl's own initial model
+/// with `z` set to zero (all weights 0, the usual FTRL-proximal start);
+/// otherwise `None`, and linfa-ftrl draws `z` uniformly from `[0, 1)`.
+///
+/// linfa-ftrl offers no constructor for a chosen `z`, but its models
+/// implement serde (feature `serde`): the fresh model goes through a JSON
+/// value with `z` zeroed. With random `z`, a feature seen a few times keeps
+/// a weight of up to `-alpha / beta` from its draw, which is noise.
+fn zero_start(params: &Params, columns: usize, zero: bool) -> Result<Option<Ftrl<f64>>> {
+    if !zero {
+        return Ok(None);
+    }
+    let fail = |e: serde_json::Error| Error::Training(format!("cannot zero the FTRL start: {e}"));
+    let fresh = Ftrl::new(params.clone(), columns);
+    let mut value = serde_json::to_value(&fresh).map_err(fail)?;
+    let zeros = serde_json::Value::Array(vec![serde_json::Value::from(0.0); columns]);
+    match value.get_mut("z").and_then(|z| z.get_mut("data")) {
+        Some(data) => *data = zeros,
+        None => {
+            return Err(Error::Training(
+                "cannot zero the FTRL start: unexpected serialised form".into(),
+            ));
+        }
+    }
+    let model: Ftrl<f64> = serde_json::from_value(value).map_err(fail)?;
+    Ok(Some(model))
 }
 
 /// Converts a linfa-ftrl model fitted on `n_features` columns plus a
@@ -308,8 +347,12 @@ mod tests {
     #[test]
     fn same_seed_same_weights_and_buffer_is_cleared() {
         let (x, y) = toy();
+        let random = FtrlSettings {
+            zero_start: false,
+            ..FtrlSettings::default()
+        };
         let fit = |seed| {
-            let mut l = FtrlLearner::new(&FtrlSettings::default(), 4, 32, 3, seed).unwrap();
+            let mut l = FtrlLearner::new(&random, 4, 32, 3, seed).unwrap();
             for (r, &yr) in y.iter().enumerate() {
                 l.push(&row(&x, r), yr, if yr { 3 } else { 1 }).unwrap();
             }
@@ -320,6 +363,16 @@ mod tests {
         };
         assert_eq!(fit(1), fit(1));
         assert_ne!(fit(1), fit(2));
+    }
+
+    #[test]
+    fn zero_start_has_zero_weights_and_ignores_the_seed() {
+        let a = FtrlLearner::new(&FtrlSettings::default(), 5, 8, 1, 1).unwrap();
+        let b = FtrlLearner::new(&FtrlSettings::default(), 5, 8, 1, 2).unwrap();
+        let w = a.weights().unwrap();
+        assert!(w.weights.iter().all(|&v| v == 0.0) && w.intercept == 0.0);
+        assert_eq!(w, b.weights().unwrap());
+        assert_eq!(a.updates(), 0);
     }
 
     #[test]
@@ -345,7 +398,11 @@ mod tests {
             ));
         }
         assert!(FtrlLearner::new(&FtrlSettings::default(), 0, 8, 1, 1).is_err());
-        let l = FtrlLearner::new(&FtrlSettings::default(), 3, 8, 1, 1).unwrap();
+        let random = FtrlSettings {
+            zero_start: false,
+            ..FtrlSettings::default()
+        };
+        let l = FtrlLearner::new(&random, 3, 8, 1, 1).unwrap();
         assert!(l.weights().is_err(), "no update yet");
     }
 }

@@ -92,8 +92,8 @@ impl Default for StreamingSettings {
     fn default() -> Self {
         Self {
             ftrl: FtrlSettings::default(),
-            epochs: 2,
-            batch_size: 64,
+            epochs: 4,
+            batch_size: 16,
             holdout_every: 10,
             hash_buckets: 1 << 22,
             candidate_factor: 4,
