@@ -119,6 +119,65 @@ where
     })
 }
 
+/// Folds `items` into one state per worker: `threads` workers each own a
+/// state from `make_state` and apply `work` to batches of `batch` items read
+/// by the calling thread. At most `2 * threads` batches are in flight, so
+/// memory stays bounded. Returns the workers' states (for the caller to
+/// merge); which worker saw which item is not deterministic, so the fold
+/// must not depend on it (sums of counts, for example).
+pub fn parallel_fold<T, S>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    batch: usize,
+    make_state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, T) + Sync,
+) -> Vec<S>
+where
+    T: Send,
+    S: Send,
+{
+    let batch = batch.max(1);
+    if threads <= 1 {
+        let mut state = make_state();
+        for item in items {
+            work(&mut state, item);
+        }
+        return vec![state];
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<Vec<T>>(2 * threads);
+    let job_rx = Mutex::new(job_rx);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (job_rx, make_state, work) = (&job_rx, &make_state, &work);
+                s.spawn(move || {
+                    let mut state = make_state();
+                    loop {
+                        let job = job_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok(items)) = job else { break };
+                        for item in items {
+                            work(&mut state, item);
+                        }
+                    }
+                    state
+                })
+            })
+            .collect();
+        let mut items = items.peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<T> = items.by_ref().take(batch).collect();
+            if job_tx.send(chunk).is_err() {
+                break;
+            }
+        }
+        drop(job_tx);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +226,24 @@ mod tests {
         );
         assert_eq!(r, Err("stop"));
         assert_eq!(seen, 51);
+    }
+
+    #[test]
+    fn parallel_fold_sees_every_item_once() {
+        for threads in [1, 2, 3] {
+            let states = parallel_fold(
+                1..=10_000u64,
+                threads,
+                7,
+                || (0u64, 0u64),
+                |s, x| {
+                    s.0 += x;
+                    s.1 += 1;
+                },
+            );
+            assert_eq!(states.len(), threads.max(1));
+            let (sum, n) = states.iter().fold((0, 0), |a, s| (a.0 + s.0, a.1 + s.1));
+            assert_eq!((sum, n), (50_005_000, 10_000));
+        }
     }
 }

@@ -33,7 +33,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                 "threshold": l.threshold,
                 "threshold_rule": l.threshold_rule,
                 "calibration": l.calibration,
-                "alpha": l.settings.alpha,
+                "alpha": (l.settings.max_iterations > 0).then_some(l.settings.alpha),
                 "positive_repeat": l.positive_repeat,
                 "cross_validation": l.cross_validation,
             })).collect::<Vec<_>>(),
@@ -70,14 +70,27 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
         println!("\nlabel `{}`: {}", l.name, l.definition);
+        // A model of the streaming learner has no L-BFGS settings
+        // (`max_iterations` 0); its learner is described in the threshold rule.
+        let alpha = if l.settings.max_iterations > 0 {
+            format!("; alpha {}", l.settings.alpha)
+        } else {
+            String::new()
+        };
         println!(
-            "  trained on {} positive, {} negative ({} unlabelled rows skipped); positives repeated {}x; alpha {}",
-            c[0], c[1], c[2], l.positive_repeat, l.settings.alpha
+            "  trained on {} positive, {} negative ({} unlabelled rows skipped); positives repeated {}x{alpha}",
+            c[0], c[1], c[2], l.positive_repeat
         );
         println!("  threshold {:.3}: {}", l.threshold, l.threshold_rule);
         if let Some(cv) = &l.cross_validation {
+            // One "fold" is the streaming learner's held-out slice.
+            let what = if cv.folds == 1 {
+                "held-out slice"
+            } else {
+                "cross-validation"
+            };
             println!(
-                "  cross-validation: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
+                "  {what}: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
                 cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
             );
         }

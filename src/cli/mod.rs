@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model on labelled comments.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Evaluate a model on labelled comments.
     Eval(eval::EvalArgs),
     /// Score comments and flag them.
@@ -138,7 +138,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Score(a) => score::run(a),
         Command::Info(a) => info::run(a),

@@ -3,21 +3,72 @@
 use super::{InputArgs, UsageError};
 use crate::features::NgramConfig;
 use crate::io::CommentReader;
+use crate::model::ftrl::FtrlSettings;
 use crate::model::logistic::LogisticSettings;
+use crate::train::streaming::{StreamingSettings, train_streaming};
 use crate::train::{Progress, ThresholdRule, TrainConfig};
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Which learner fits the per-label linear models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Learner {
+    /// linfa logistic regression on a dense matrix of all rows, with
+    /// cross-validation (the default).
+    Logistic,
+    /// linfa-ftrl on mini-batches, reading the data in passes: memory stays
+    /// bounded whatever the number of rows.
+    Ftrl,
+}
+
 /// Arguments of `moderate train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Labelled comments (CSV or JSONL; repeat for several files; `-` = stdin).
+    /// Labelled comments (CSV or JSONL; repeat for several files; `-` = stdin,
+    /// not with `--learner ftrl`).
     #[arg(long = "data", required = true, value_name = "FILE")]
     pub data: Vec<PathBuf>,
+    /// The learner: `logistic` (all rows in memory, cross-validated) or
+    /// `ftrl` (streaming, bounded memory; see the FTRL options).
+    #[arg(long, value_enum, default_value_t = Learner::Logistic)]
+    pub learner: Learner,
+    /// FTRL: learning rate alpha [default 2].
+    #[arg(long, value_name = "A", help_heading = "FTRL learner")]
+    pub ftrl_alpha: Option<f64>,
+    /// FTRL: learning-rate smoothing beta, > 0 [default 1].
+    #[arg(long, value_name = "B", help_heading = "FTRL learner")]
+    pub ftrl_beta: Option<f64>,
+    /// FTRL: L1 penalty, in [0, 1] [default 0].
+    #[arg(long, value_name = "L1", help_heading = "FTRL learner")]
+    pub ftrl_l1: Option<f64>,
+    /// FTRL: L2 penalty, in [0, 1] [default 1].
+    #[arg(long, value_name = "L2", help_heading = "FTRL learner")]
+    pub ftrl_l2: Option<f64>,
+    /// FTRL: start from linfa-ftrl's random z in [0, 1) (seeded by --seed)
+    /// instead of from zero weights.
+    #[arg(long, help_heading = "FTRL learner")]
+    pub ftrl_random_start: bool,
+    /// FTRL: passes over the training rows [default 4].
+    #[arg(long, value_name = "N", help_heading = "FTRL learner")]
+    pub epochs: Option<u32>,
+    /// FTRL: rows per update (mini-batch) [default 16].
+    #[arg(long, value_name = "N", help_heading = "FTRL learner")]
+    pub batch_size: Option<usize>,
+    /// FTRL: hold out one row in N for calibration and thresholds; 0 = none
+    /// [default 10].
+    #[arg(long, value_name = "N", help_heading = "FTRL learner")]
+    pub holdout_every: Option<u32>,
+    /// FTRL: hash buckets of the screening pass (memory: 20 bytes each per
+    /// worker thread with two labels) [default 4194304].
+    #[arg(long, value_name = "N", help_heading = "FTRL learner")]
+    pub hash_buckets: Option<usize>,
+    /// FTRL: rows in the shuffle buffer (1 = input order) [default 100000].
+    #[arg(long, value_name = "N", help_heading = "FTRL learner")]
+    pub shuffle_buffer: Option<usize>,
     /// Where to write the model file.
     #[arg(long, value_name = "MODEL")]
     pub out: PathBuf,
@@ -248,9 +299,182 @@ fn parse_range(s: &str) -> Result<CharRange, String> {
 
 const KNOWN_LABELS: [&str; 2] = ["abusive", "violent"];
 
+/// The training settings the arguments describe, for `labels`.
+fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
+    let threshold = match (args.target_precision, args.target_recall) {
+        (Some(p), _) => ThresholdRule::Precision(p),
+        (_, Some(r)) => ThresholdRule::Recall(r),
+        _ => ThresholdRule::MaxF1,
+    };
+    let alphas = match &args.alpha {
+        Some(a) => a.clone(),
+        None if args.folds >= 2 => vec![0.1, 0.25, 0.5, 1.0],
+        None => vec![0.25],
+    };
+    TrainConfig {
+        labels,
+        analyzer: crate::text::AnalyzerConfig {
+            negation: args.negation,
+            deobfuscate: !args.no_deobfuscate,
+            fold_confusables: !args.no_deobfuscate,
+            ..Default::default()
+        },
+        ngrams: NgramConfig {
+            word_bigrams: !args.no_bigrams,
+            char_ngrams: args.char_ngrams.0,
+            norm_unselected: !args.norm_selected_only,
+            norm_per_block: !args.norm_whole_row,
+        },
+        min_df: args.min_df,
+        max_features: args.max_features,
+        logistic: LogisticSettings {
+            alpha: alphas.first().copied().unwrap_or(0.25),
+            max_iterations: args.max_iterations,
+            presolve: !args.no_presolve,
+            ..Default::default()
+        },
+        alphas,
+        positive_repeat: args
+            .positive_repeat
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>(),
+        folds: args.folds,
+        threshold,
+        seed: args.seed,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// The streaming learner's settings the arguments describe.
+fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
+    let d = StreamingSettings::default();
+    StreamingSettings {
+        ftrl: FtrlSettings {
+            alpha: args.ftrl_alpha.unwrap_or(d.ftrl.alpha),
+            beta: args.ftrl_beta.unwrap_or(d.ftrl.beta),
+            l1: args.ftrl_l1.unwrap_or(d.ftrl.l1),
+            l2: args.ftrl_l2.unwrap_or(d.ftrl.l2),
+            zero_start: !args.ftrl_random_start,
+        },
+        epochs: args.epochs.unwrap_or(d.epochs),
+        batch_size: args.batch_size.unwrap_or(d.batch_size),
+        holdout_every: args.holdout_every.unwrap_or(d.holdout_every),
+        hash_buckets: args.hash_buckets.unwrap_or(d.hash_buckets),
+        shuffle_buffer: args.shuffle_buffer.unwrap_or(d.shuffle_buffer),
+        ..d
+    }
+}
+
+/// Runs `moderate train --learner ftrl`: the streaming learner reads the
+/// files in passes and never holds them in memory.
+fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
+    if args.alpha.is_some() || args.no_presolve {
+        return Err(UsageError(
+            "--alpha and --no-presolve are logistic-learner options; the ftrl learner takes \
+             --ftrl-alpha, --ftrl-beta, --ftrl-l1 and --ftrl-l2"
+                .into(),
+        )
+        .into());
+    }
+    if args.bad.skip_bad {
+        // The streaming learner reads the files several times; skipping
+        // would have to reject the same records identically on every pass.
+        return Err(UsageError(
+            "--skip-bad is not supported with --learner ftrl: fix or remove the malformed              records (`moderate eval --skip-bad --rejects FILE` lists them) and train again"
+                .into(),
+        )
+        .into());
+    }
+    let explicit = args.labels.is_some();
+    let candidates: Vec<String> = match &args.labels {
+        Some(l) => l.clone(),
+        None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
+    };
+    let config = train_config(&args, candidates.clone());
+    let settings = streaming_settings(&args);
+    let opts = args
+        .input
+        .read_options(&candidates, &["source".to_string()]);
+    let show = super::stderr_is_terminal();
+    let progress = |line: &str| {
+        if show {
+            eprintln!("{line}");
+        }
+    };
+    let (mut model, report, stream) =
+        train_streaming(&args.data, &opts, &config, &settings, explicit, &progress)
+            .context("training failed")?;
+    if let Some(path) = &args.eval_data {
+        record_evaluation(&mut model, path, &args.input, config.threads)?;
+    }
+    crate::model::save(&model, &args.out)
+        .with_context(|| format!("cannot write model {}", args.out.display()))?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "trained on {} comments from {} (streaming FTRL learner; {} held out for calibration)",
+        stream.rows,
+        model.training.data_files.join(", "),
+        stream.held_out
+    );
+    println!(
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>12} {:>8}",
+        "label",
+        "positive",
+        "negative",
+        "unlabelled",
+        "repeat",
+        "threshold",
+        "holdout_auc",
+        "updates"
+    );
+    for l in &model.labels {
+        let c = report.rows.get(&l.name).copied().unwrap_or_default();
+        let (updates, _, auc) = stream.labels.get(&l.name).copied().unwrap_or_default();
+        println!(
+            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>12} {:>8}",
+            l.name,
+            c[0],
+            c[1],
+            c[2],
+            l.positive_repeat,
+            l.threshold,
+            auc.map_or("-".to_string(), |a| format!("{a:.4}")),
+            updates
+        );
+    }
+    let passes: Vec<String> = stream
+        .pass_seconds
+        .iter()
+        .map(|(name, s)| format!("{name} {s:.1}s"))
+        .collect();
+    println!(
+        "features: {} (of about {} n-grams; {} candidate buckets, {} n-grams counted exactly{}); \
+         {}; total {:.1}s",
+        report.features,
+        stream.estimated_ngrams,
+        stream.candidate_buckets,
+        stream.exact_ngrams,
+        if stream.exact_prunes > 0 {
+            format!(", rarest dropped {} times at the cap", stream.exact_prunes)
+        } else {
+            String::new()
+        },
+        passes.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    println!("wrote {} ({} bytes)", args.out.display(), size);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `moderate train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    if args.learner == Learner::Ftrl {
+        return run_ftrl(args, started);
+    }
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
         None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
@@ -314,51 +538,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    let threshold = match (args.target_precision, args.target_recall) {
-        (Some(p), _) => ThresholdRule::Precision(p),
-        (_, Some(r)) => ThresholdRule::Recall(r),
-        _ => ThresholdRule::MaxF1,
-    };
-    let alphas = match &args.alpha {
-        Some(a) => a.clone(),
-        None if args.folds >= 2 => vec![0.1, 0.25, 0.5, 1.0],
-        None => vec![0.25],
-    };
-    let config = TrainConfig {
-        labels: labels.clone(),
-        analyzer: crate::text::AnalyzerConfig {
-            negation: args.negation,
-            deobfuscate: !args.no_deobfuscate,
-            fold_confusables: !args.no_deobfuscate,
-            ..Default::default()
-        },
-        ngrams: NgramConfig {
-            word_bigrams: !args.no_bigrams,
-            char_ngrams: args.char_ngrams.0,
-            norm_unselected: !args.norm_selected_only,
-            norm_per_block: !args.norm_whole_row,
-        },
-        min_df: args.min_df,
-        max_features: args.max_features,
-        logistic: LogisticSettings {
-            alpha: alphas.first().copied().unwrap_or(0.25),
-            max_iterations: args.max_iterations,
-            presolve: !args.no_presolve,
-            ..Default::default()
-        },
-        alphas,
-        positive_repeat: args
-            .positive_repeat
-            .iter()
-            .cloned()
-            .collect::<BTreeMap<_, _>>(),
-        folds: args.folds,
-        threshold,
-        seed: args.seed,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-    };
+    let config = train_config(&args, labels.clone());
     let show = super::stderr_is_terminal();
     let progress = |p: Progress| {
         if !show {

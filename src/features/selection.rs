@@ -131,18 +131,42 @@ impl FeatureStats {
     /// Chi-square of feature slot `s` against label `l` (0 when undefined).
     fn chi2(&self, s: usize, l: usize) -> f64 {
         let c = &self.counts[s * self.stride()..(s + 1) * self.stride()];
-        let a = f64::from(c[1 + 2 * l]); // present & positive
-        let b = f64::from(c[2 + 2 * l]) - a; // present & negative
-        let n_pos = self.label_pos[l] as f64;
-        let n = self.label_labeled[l] as f64;
-        let n_neg = n - n_pos;
-        let cc = n_pos - a; // absent & positive
-        let d = n_neg - b; // absent & negative
-        let denom = (a + b) * (cc + d) * n_pos * n_neg;
-        if denom <= 0.0 {
-            return 0.0;
+        chi_square(
+            c[1 + 2 * l],
+            c[2 + 2 * l],
+            self.label_pos[l],
+            self.label_labeled[l],
+        )
+    }
+
+    /// Number of documents labelled for each label, and positive for it.
+    pub fn label_totals(&self) -> (&[u64], &[u64]) {
+        (&self.label_pos, &self.label_labeled)
+    }
+
+    /// Drops every feature whose document frequency is below `min_df`
+    /// (to keep a capped map bounded; see [`super::buckets`]).
+    pub fn prune_below(&mut self, min_df: u32) {
+        let stride = self.stride();
+        let mut keep = 0;
+        for s in 0..self.hashes.len() {
+            if self.counts[s * stride] >= min_df {
+                self.hashes[keep] = self.hashes[s];
+                self.kinds[keep] = self.kinds[s];
+                self.counts
+                    .copy_within(s * stride..(s + 1) * stride, keep * stride);
+                keep += 1;
+            }
         }
-        n * (a * d - b * cc).powi(2) / denom
+        self.hashes.truncate(keep);
+        self.kinds.truncate(keep);
+        self.counts.truncate(keep * stride);
+        self.slots = self
+            .hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| (h, i as u32))
+            .collect();
     }
 
     /// Selects at most `max_features` features with document frequency at
@@ -153,7 +177,7 @@ impl FeatureStats {
         let eligible: Vec<usize> = (0..self.hashes.len())
             .filter(|&s| self.counts[s * stride] >= min_df)
             .collect();
-        let mut rankings: Vec<Vec<(f64, usize)>> = (0..self.n_labels)
+        let rankings: Vec<Vec<(f64, usize)>> = (0..self.n_labels)
             .map(|l| {
                 let mut r: Vec<(f64, usize)> =
                     eligible.iter().map(|&s| (self.chi2(s, l), s)).collect();
@@ -164,36 +188,70 @@ impl FeatureStats {
                 r
             })
             .collect();
-        if rankings.is_empty() {
-            rankings.push(eligible.iter().map(|&s| (0.0, s)).collect());
-        }
-        let budget = max_features.min(eligible.len());
-        let mut taken = vec![false; self.hashes.len()];
-        let mut out = Vec::with_capacity(budget);
-        let mut cursor = vec![0usize; rankings.len()];
-        while out.len() < budget {
-            let mut progressed = false;
-            for (l, ranking) in rankings.iter().enumerate() {
-                while cursor[l] < ranking.len() && taken[ranking[cursor[l]].1] {
-                    cursor[l] += 1;
-                }
-                if cursor[l] < ranking.len() && out.len() < budget {
-                    let s = ranking[cursor[l]].1;
-                    taken[s] = true;
-                    out.push(Selected {
-                        hash: self.hashes[s],
-                        kind: self.kinds[s],
-                        df: self.counts[s * stride],
-                    });
-                    progressed = true;
-                }
-            }
-            if !progressed {
-                break;
-            }
-        }
-        out
+        round_robin(rankings, &eligible, self.hashes.len(), max_features)
+            .into_iter()
+            .map(|s| Selected {
+                hash: self.hashes[s],
+                kind: self.kinds[s],
+                df: self.counts[s * stride],
+            })
+            .collect()
     }
+}
+
+/// Chi-square statistic of "feature present" against a label: `present_pos`
+/// positive and `present_labelled` labelled documents contain the feature, of
+/// `n_pos` positive and `n_labelled` labelled documents in all (0 when
+/// undefined).
+pub fn chi_square(present_pos: u32, present_labelled: u32, n_pos: u64, n_labelled: u64) -> f64 {
+    let a = f64::from(present_pos); // present & positive
+    let b = f64::from(present_labelled) - a; // present & negative
+    let n_pos = n_pos as f64;
+    let n = n_labelled as f64;
+    let n_neg = n - n_pos;
+    let cc = n_pos - a; // absent & positive
+    let d = n_neg - b; // absent & negative
+    let denom = (a + b) * (cc + d) * n_pos * n_neg;
+    if denom <= 0.0 {
+        return 0.0;
+    }
+    n * (a * d - b * cc).powi(2) / denom
+}
+
+/// Merges per-label rankings (best first, each entry `(score, slot)`)
+/// round-robin into at most `budget` distinct slots out of `n_slots`. With
+/// no ranking at all, `eligible` is taken in order.
+pub fn round_robin(
+    mut rankings: Vec<Vec<(f64, usize)>>,
+    eligible: &[usize],
+    n_slots: usize,
+    budget: usize,
+) -> Vec<usize> {
+    if rankings.is_empty() {
+        rankings.push(eligible.iter().map(|&s| (0.0, s)).collect());
+    }
+    let budget = budget.min(eligible.len());
+    let mut taken = vec![false; n_slots];
+    let mut out = Vec::with_capacity(budget);
+    let mut cursor = vec![0usize; rankings.len()];
+    while out.len() < budget {
+        let mut progressed = false;
+        for (l, ranking) in rankings.iter().enumerate() {
+            while cursor[l] < ranking.len() && taken[ranking[cursor[l]].1] {
+                cursor[l] += 1;
+            }
+            if cursor[l] < ranking.len() && out.len() < budget {
+                let s = ranking[cursor[l]].1;
+                taken[s] = true;
+                out.push(s);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

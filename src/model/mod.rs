@@ -3,6 +3,7 @@
 
 pub mod calibration;
 pub mod file;
+pub mod ftrl;
 pub mod logistic;
 pub mod presolve;
 

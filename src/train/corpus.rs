@@ -236,7 +236,7 @@ pub fn name_features(
         .collect();
 }
 
-fn name_in(
+pub(crate) fn name_in(
     space: &FeatureSpace,
     extractor: &mut NgramExtractor,
     tokens: &Tokens,

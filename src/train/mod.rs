@@ -11,6 +11,7 @@
 //! Fits run in parallel on `threads` threads (labels and folds are independent).
 
 pub mod corpus;
+pub mod streaming;
 
 use crate::comment::Comment;
 use crate::error::{Error, Result};
@@ -556,29 +557,21 @@ fn finish_label(
     let (oof_z, oof_y) = (oof_z.as_slice(), oof_y.as_slice());
     let name = config.labels[l].clone();
     let (calibration, threshold, rule, cross_validation) = if config.folds >= 2 {
-        let calibration = Platt::fit(oof_z, oof_y);
-        let probs: Vec<f32> = oof_z.iter().map(|&z| calibration.probability(z)).collect();
-        let threshold = match config.threshold {
-            ThresholdRule::MaxF1 => metrics::threshold_max_f1(&probs, oof_y),
-            ThresholdRule::Precision(p) => metrics::threshold_for_precision(&probs, oof_y, p),
-            ThresholdRule::Recall(r) => metrics::threshold_for_recall(&probs, oof_y, r),
-        }
-        .unwrap_or(0.5);
-        let confusion = metrics::Confusion::at(&probs, oof_y, threshold);
+        let c = calibrate(oof_z, oof_y, config.threshold);
         let cv = CrossValidation {
             folds: config.folds,
             alpha_roc_auc: alpha_cv,
             fold_roc_auc,
-            roc_auc: metrics::roc_auc(&probs, oof_y).unwrap_or(f64::NAN),
-            pr_auc: metrics::average_precision(&probs, oof_y).unwrap_or(f64::NAN),
-            precision: confusion.precision(),
-            recall: confusion.recall(),
+            roc_auc: c.roc_auc,
+            pr_auc: c.pr_auc,
+            precision: c.precision,
+            recall: c.recall,
         };
         let rule = format!(
             "{} on {}-fold out-of-fold predictions of the training data",
             config.threshold, config.folds
         );
-        (calibration, threshold, rule, Some(cv))
+        (c.calibration, c.threshold, rule, Some(cv))
     } else {
         (
             Platt::default(),
@@ -597,6 +590,48 @@ fn finish_label(
         settings,
         positive_repeat: repeat,
         cross_validation,
+    }
+}
+
+/// What [`calibrate`] finds on held-out decision values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibrated {
+    /// The Platt calibration fitted on them.
+    pub calibration: Platt,
+    /// The threshold the rule chose on the calibrated probabilities (0.5
+    /// when it cannot choose, e.g. with one class only).
+    pub threshold: f32,
+    /// ROC-AUC of the calibrated probabilities (NaN with one class).
+    pub roc_auc: f64,
+    /// Average precision (NaN with one class).
+    pub pr_auc: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+}
+
+/// Fits the Platt calibration on held-out decision values `z` with targets
+/// `y` and chooses the threshold by `rule`: the same step for
+/// cross-validation (logistic learner) and for the held-out slice
+/// (streaming learner).
+pub fn calibrate(z: &[f32], y: &[bool], rule: ThresholdRule) -> Calibrated {
+    let calibration = Platt::fit(z, y);
+    let probs: Vec<f32> = z.iter().map(|&z| calibration.probability(z)).collect();
+    let threshold = match rule {
+        ThresholdRule::MaxF1 => metrics::threshold_max_f1(&probs, y),
+        ThresholdRule::Precision(p) => metrics::threshold_for_precision(&probs, y, p),
+        ThresholdRule::Recall(r) => metrics::threshold_for_recall(&probs, y, r),
+    }
+    .unwrap_or(0.5);
+    let confusion = metrics::Confusion::at(&probs, y, threshold);
+    Calibrated {
+        calibration,
+        threshold,
+        roc_auc: metrics::roc_auc(&probs, y).unwrap_or(f64::NAN),
+        pr_auc: metrics::average_precision(&probs, y).unwrap_or(f64::NAN),
+        precision: confusion.precision(),
+        recall: confusion.recall(),
     }
 }
 
