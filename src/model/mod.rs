@@ -190,7 +190,7 @@ impl Scorer<'_> {
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
         out.info = self.analyzer.analyze(text, &mut self.tokens);
         self.vectorizer
-            .vectorize(&self.model.features, &self.tokens, &mut self.row);
+            .vectorize_unordered(&self.model.features, &self.tokens, &mut self.row);
         out.probabilities.clear();
         for label in &self.model.labels {
             let z = self.row.dot(&label.linear.weights) + label.linear.intercept;
