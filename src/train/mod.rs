@@ -283,6 +283,8 @@ pub fn train(
         ));
     }
     let mut full = Split::build(&analyzed, &labels, |_| true, config);
+    // The per-comment n-grams are only needed to build the splits.
+    drop(analyzed);
     if full.corpus.space.is_empty() {
         return Err(Error::Training(format!(
             "no feature occurs in at least {} comments; lower --min-df or add data",
@@ -421,6 +423,11 @@ pub fn train(
             start: mean_fold_model(&full.corpus.space, &fold_models),
         });
     }
+
+    // The folds' matrices and fits are no longer needed: free them before
+    // the dense matrices of the final fits are built (peak memory).
+    drop(cv_results);
+    drop(splits);
 
     // Final models: linfa, on all labelled rows, at the chosen alpha.
     let finals: Vec<usize> = (0..n_labels).collect();
