@@ -71,12 +71,16 @@ pub const MAX_DENSE_CELLS: u64 = 4_000_000_000;
 /// block (2.0 s); first-touch page faults (about 8 s in this VM) dominate
 /// either way.
 pub fn densify(x: &SparseMatrix, rows: &[u32]) -> Array2<f32> {
+    let started = std::time::Instant::now();
     let mut dense = Array2::<f32>::zeros((rows.len(), x.ncols()).f());
     for (i, &r) in rows.iter().enumerate() {
         let (idx, val) = x.row(r as usize);
         for (&c, &v) in idx.iter().zip(val) {
             dense[[i, c as usize]] = v;
         }
+    }
+    if std::env::var_os("MODERATE_TIMINGS").is_some() {
+        eprintln!("densify {:.1}s", started.elapsed().as_secs_f64());
     }
     dense
 }
@@ -85,6 +89,9 @@ pub fn densify(x: &SparseMatrix, rows: &[u32]) -> Array2<f32> {
 /// (one per entry of `rows`). `start` (e.g. the cross-validation models)
 /// warm-starts the sparse pre-solve, or linfa itself when it is off; the
 /// optimum does not depend on it.
+///
+/// The steps are public for schedulers that run them apart:
+/// [`check_dense_fit`], [`densify`], [`presolve_final`], [`fit_dense`].
 pub fn fit(
     x: &SparseMatrix,
     rows: &[u32],
@@ -92,10 +99,25 @@ pub fn fit(
     settings: &LogisticSettings,
     start: Option<&LinearWeights>,
 ) -> Result<LinearWeights> {
-    if rows.len() != y.len() {
+    check_dense_fit(rows.len(), x.ncols(), y)?;
+    let dense = densify(x, rows);
+    let presolved;
+    let start = if settings.presolve {
+        presolved = presolve_final(x, rows, y, settings, start);
+        Some(&presolved)
+    } else {
+        start
+    };
+    fit_dense(dense, y, settings, start)
+}
+
+/// Checks a final fit's input before any dense memory is committed: one
+/// target per row, both classes present, and a dense matrix of at most
+/// [`MAX_DENSE_CELLS`].
+pub fn check_dense_fit(rows: usize, ncols: usize, y: &[bool]) -> Result<()> {
+    if rows != y.len() {
         return Err(Error::Training(format!(
-            "{} rows but {} targets",
-            rows.len(),
+            "{rows} rows but {} targets",
             y.len()
         )));
     }
@@ -105,42 +127,55 @@ pub fn fit(
             "a label needs both positive and negative rows to be learned".into(),
         ));
     }
-    let cells = rows.len() as u64 * x.ncols() as u64;
+    let cells = rows as u64 * ncols as u64;
     if cells > MAX_DENSE_CELLS {
         return Err(Error::Training(format!(
-            "the dense matrix linfa needs would hold {} rows x {} features ({:.1} GB); \
+            "the dense matrix linfa needs would hold {rows} rows x {ncols} features ({:.1} GB); \
              lower --max-features",
-            rows.len(),
-            x.ncols(),
             cells as f64 * 4.0 / 1e9
         )));
     }
-    let t_dense = std::time::Instant::now();
-    let dense = densify(x, rows);
+    Ok(())
+}
+
+/// The sparse pre-solve before a final linfa fit: linfa's objective on rows
+/// `rows` of `x`, solved to a tenth of linfa's gradient tolerance (from
+/// `start` when given), so that linfa starts already converged.
+pub fn presolve_final(
+    x: &SparseMatrix,
+    rows: &[u32],
+    y: &[bool],
+    settings: &LogisticSettings,
+    start: Option<&LinearWeights>,
+) -> LinearWeights {
+    let t = std::time::Instant::now();
+    let w = presolve_start(x, rows, y, settings, start, FINAL_TOLERANCE_FACTOR);
     if std::env::var_os("MODERATE_TIMINGS").is_some() {
-        eprintln!("densify {:.1}s", t_dense.elapsed().as_secs_f64());
+        eprintln!("presolve {:.1}s", t.elapsed().as_secs_f64());
     }
+    w
+}
+
+/// Runs linfa's `LogisticRegression` on `dense` (from [`densify`]) with
+/// targets `y`, starting from `start` when given, and returns the weights
+/// oriented so that `sigmoid(w . x + b)` = P(label present). Call
+/// [`check_dense_fit`] first.
+pub fn fit_dense(
+    dense: Array2<f32>,
+    y: &[bool],
+    settings: &LogisticSettings,
+    start: Option<&LinearWeights>,
+) -> Result<LinearWeights> {
+    check_dense_fit(dense.nrows(), dense.ncols(), y)?;
+    let positives = y.iter().filter(|&&v| v).count();
     let targets: Array1<usize> = y.iter().map(|&v| usize::from(v)).collect();
     // linfa treats the majority class as "positive" (ties: the first row's class).
     let linfa_positive_is_one = 2 * positives > y.len() || (2 * positives == y.len() && y[0]);
-    let tolerance = settings.gradient_tolerance * rows.len() as f32;
+    let tolerance = settings.gradient_tolerance * y.len() as f32;
     let mut params = LogisticRegression::<f32>::default()
         .alpha(settings.alpha)
         .max_iterations(settings.max_iterations)
         .gradient_tolerance(tolerance);
-    // The sparse pre-solve (warm-started from `start` when given) brings
-    // linfa's start within a tenth of its own tolerance.
-    let presolved;
-    let start = if settings.presolve {
-        let t = std::time::Instant::now();
-        presolved = presolve_start(x, rows, y, settings, start, FINAL_TOLERANCE_FACTOR);
-        if std::env::var_os("MODERATE_TIMINGS").is_some() {
-            eprintln!("presolve {:.1}s", t.elapsed().as_secs_f64());
-        }
-        Some(&presolved)
-    } else {
-        start
-    };
     if let Some(start) = start {
         let sign = if linfa_positive_is_one { 1.0 } else { -1.0 };
         let init: Array1<f32> = start

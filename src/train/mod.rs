@@ -8,9 +8,11 @@
 //! 3. A final fit on all labelled rows, warm-started from the mean of the fold
 //!    models, gives the stored weights.
 //!
-//! Fits run in parallel on `threads` threads (labels and folds are independent).
+//! Fits run on `threads` threads as a task graph ([`schedule`]): each task
+//! starts as soon as its inputs are ready, the longest chain first.
 
 pub mod corpus;
+mod schedule;
 pub mod streaming;
 
 use crate::comment::Comment;
@@ -303,27 +305,29 @@ pub fn train(
     });
     let vectorize_seconds = started.elapsed().as_secs_f64();
 
-    // Cross-validation: every (label, alpha, fold) with the sparse solver of
-    // linfa's objective. It chooses alpha per label and gives the
-    // out-of-fold decisions for calibration and thresholds.
+    // The fits form a small task graph (see `schedule`): per label, one
+    // cross-validation task per fold walks the alpha grid with the sparse
+    // solver of linfa's objective (choosing alpha and giving out-of-fold
+    // decisions for calibration and thresholds); then a pre-solve at the
+    // chosen alpha, the label's dense matrix, and linfa's fit on it. Labels
+    // with more rows go first: their final fit is the longest chain.
     let fit_started = Instant::now();
     let alphas = config.alpha_grid();
-    // One job per (label, fold) walks the alpha grid from the strongest
-    // regularisation down, warm-starting each solve from the previous
-    // solution (a regularisation path): same optima, fewer iterations.
+    // Each fold's alpha path runs from the strongest regularisation down,
+    // warm-starting every solve from the previous solution (a
+    // regularisation path): same optima, fewer iterations.
     let mut path: Vec<usize> = (0..alphas.len()).collect();
     path.sort_by(|&a, &b| alphas[b].total_cmp(&alphas[a]));
-    let mut path_jobs = Vec::new();
-    for l in 0..n_labels {
-        for f in 0..config.folds {
-            path_jobs.push((l, f));
-        }
-    }
-    let cv_jobs: Vec<(usize, usize, u32)> = path_jobs
-        .iter()
-        .flat_map(|&(l, f)| (0..alphas.len()).map(move |a| (l, a, f)))
+    let final_rows: Vec<(Vec<u32>, Vec<bool>)> = (0..n_labels)
+        .map(|l| labelled_rows(&full.labels, l, repeats[l]))
         .collect();
-    let total = path_jobs.len() + n_labels;
+    for (rows, y) in &final_rows {
+        logistic::check_dense_fit(rows.len(), full.corpus.space.len(), y)?;
+    }
+    let mut label_order: Vec<usize> = (0..n_labels).collect();
+    label_order.sort_by_key(|&l| std::cmp::Reverse(final_rows[l].0.len()));
+    let graph = FitGraph::new(n_labels, config.folds as usize);
+    let total = graph.cv_tasks() + n_labels;
     let done = Mutex::new(0usize);
     let tick = |label: usize, fold: Option<u32>, roc_auc: Option<f64>| {
         let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
@@ -336,115 +340,109 @@ pub fn train(
             total,
         });
     };
-    let path_results = run_jobs(&path_jobs, config.threads, |&(l, f)| {
-        let split = &splits[f as usize];
-        let (rows, y) = labelled_rows(&split.labels, l, repeats[l]);
-        let mut by_alpha: Vec<FoldFit> = vec![FoldFit::default(); alphas.len()];
-        let mut previous: Option<LinearWeights> = None;
-        for &a in &path {
-            let settings = LogisticSettings {
-                alpha: alphas[a],
-                ..config.logistic
-            };
-            let w = logistic::presolve_fit(
-                &split.corpus.matrix,
-                &rows,
-                &y,
-                &settings,
-                previous.as_ref(),
-            );
-            let (z, y) = match &split.held_out {
-                Some((matrix, labels)) => {
-                    let (rows, y) = labelled_rows(labels, l, 1);
-                    let z: Vec<f32> = rows
+    // Results pass between tasks through these slots. The folds' matrices
+    // are freed as soon as the last cross-validation task ends, before any
+    // dense matrix is built (peak memory).
+    let splits = Mutex::new(Some(std::sync::Arc::new(splits)));
+    let cv_left = Mutex::new(graph.cv_tasks());
+    let fold_fits: Vec<Mutex<Option<Vec<FoldFit>>>> =
+        (0..graph.cv_tasks()).map(|_| Mutex::new(None)).collect();
+    let outcomes: Vec<Slot<(CvOutcome, Option<LinearWeights>)>> =
+        (0..n_labels).map(|_| Mutex::new(None)).collect();
+    let dense: Vec<Mutex<Option<ndarray::Array2<f32>>>> =
+        (0..n_labels).map(|_| Mutex::new(None)).collect();
+    let finals: Vec<Mutex<Option<LinearWeights>>> =
+        (0..n_labels).map(|_| Mutex::new(None)).collect();
+
+    schedule::run_graph(
+        &graph.deps(),
+        &graph.priority(&label_order),
+        config.threads,
+        |task| {
+            match graph.task(task) {
+                FitTask::Fold { label: l, fold: f } => {
+                    let all = splits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let all = all.ok_or_else(|| {
+                        Error::Training("a fold ran after the folds were freed".into())
+                    })?;
+                    let by_alpha = fit_fold_path(
+                        &all[f],
+                        &full.corpus.space,
+                        l,
+                        repeats[l],
+                        &alphas,
+                        &path,
+                        config,
+                    );
+                    drop(all);
+                    let best = by_alpha
                         .iter()
-                        .map(|&r| w.decision(matrix, r as usize))
-                        .collect();
-                    (z, y)
+                        .filter_map(|r| r.roc_auc)
+                        .fold(f64::NAN, f64::max);
+                    put_slot(&fold_fits[graph.cv_index(l, f)], by_alpha);
+                    let mut left = cv_left.lock().unwrap_or_else(|e| e.into_inner());
+                    *left -= 1;
+                    if *left == 0 {
+                        take_slot(&splits);
+                    }
+                    drop(left);
+                    tick(l, Some(f as u32), (!best.is_nan()).then_some(best));
                 }
-                None => (Vec::new(), Vec::new()),
-            };
-            let roc_auc = metrics::roc_auc(&z, &y);
-            previous = Some(w.clone());
-            by_alpha[a] = FoldFit {
-                z,
-                y,
-                roc_auc,
-                weights: w,
-            };
-        }
-        let best = by_alpha
-            .iter()
-            .filter_map(|r| r.roc_auc)
-            .fold(f64::NAN, f64::max);
-        tick(l, Some(f), (!best.is_nan()).then_some(best));
-        Ok(by_alpha)
-    })?;
-    // Results in cv_jobs order: (label, alpha, fold).
-    let mut cv_results = Vec::with_capacity(cv_jobs.len());
-    for results in path_results {
-        cv_results.extend(results);
-    }
-    // Per label: the alpha with the best mean held-out ROC-AUC, and its folds.
-    let mut chosen = Vec::with_capacity(n_labels);
-    for l in 0..n_labels {
-        let mut best: Option<(f64, usize)> = None;
-        let mut tried = Vec::new();
-        for (a, &alpha) in alphas.iter().enumerate() {
-            let aucs: Vec<f64> = cv_jobs
-                .iter()
-                .zip(&cv_results)
-                .filter(|((jl, ja, _), _)| *jl == l && *ja == a)
-                .map(|(_, r)| r.roc_auc.unwrap_or(f64::NAN))
-                .collect();
-            let mean = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
-            tried.push((alpha, mean));
-            if best.is_none_or(|(m, _)| mean > m) {
-                best = Some((mean, a));
+                FitTask::Presolve { label: l } => {
+                    let fits: Vec<Vec<FoldFit>> = (0..graph.folds)
+                        .map(|f| take_slot(&fold_fits[graph.cv_index(l, f)]).unwrap_or_default())
+                        .collect();
+                    let outcome = choose_alpha(&alphas, &fits);
+                    let (rows, y) = &final_rows[l];
+                    let settings = LogisticSettings {
+                        alpha: outcome.alpha,
+                        ..config.logistic
+                    };
+                    let start = if settings.presolve {
+                        Some(logistic::presolve_final(
+                            &full.corpus.matrix,
+                            rows,
+                            y,
+                            &settings,
+                            outcome.start.as_ref(),
+                        ))
+                    } else {
+                        outcome.start.clone()
+                    };
+                    put_slot(&outcomes[l], (outcome, start));
+                }
+                FitTask::Densify { label: l } => {
+                    put_slot(
+                        &dense[l],
+                        logistic::densify(&full.corpus.matrix, &final_rows[l].0),
+                    );
+                }
+                FitTask::Linfa { label: l } => {
+                    let matrix = take_slot(&dense[l]);
+                    let guard = outcomes[l].lock().unwrap_or_else(|e| e.into_inner());
+                    let (Some(matrix), Some((outcome, start))) = (matrix, guard.as_ref()) else {
+                        return Err(Error::Training("a final fit lost its input".into()));
+                    };
+                    let settings = LogisticSettings {
+                        alpha: outcome.alpha,
+                        ..config.logistic
+                    };
+                    let w =
+                        logistic::fit_dense(matrix, &final_rows[l].1, &settings, start.as_ref())?;
+                    drop(guard);
+                    put_slot(&finals[l], w);
+                    tick(l, None, None);
+                }
             }
-        }
-        let a = best.map_or(0, |b| b.1);
-        let (mut oof_z, mut oof_y, mut fold_auc) = (Vec::new(), Vec::new(), Vec::new());
-        let mut fold_models = Vec::new();
-        for ((jl, ja, f), fit) in cv_jobs.iter().zip(&cv_results) {
-            if *jl == l && *ja == a {
-                oof_z.extend_from_slice(&fit.z);
-                oof_y.extend_from_slice(&fit.y);
-                fold_auc.push(fit.roc_auc.unwrap_or(f64::NAN));
-                fold_models.push((&splits[*f as usize].corpus.space, &fit.weights));
-            }
-        }
-        chosen.push(CvOutcome {
-            alpha: alphas[a],
-            tried,
-            oof_z,
-            oof_y,
-            fold_auc,
-            start: mean_fold_model(&full.corpus.space, &fold_models),
-        });
-    }
-
-    // The folds' matrices and fits are no longer needed: free them before
-    // the dense matrices of the final fits are built (peak memory).
-    drop(cv_results);
-    drop(splits);
-
-    // Final models: linfa, on all labelled rows, at the chosen alpha.
-    let finals: Vec<usize> = (0..n_labels).collect();
-    let final_weights = run_jobs(&finals, config.threads, |&l| {
-        let (rows, y) = labelled_rows(&full.labels, l, repeats[l]);
-        let settings = LogisticSettings {
-            alpha: chosen[l].alpha,
-            ..config.logistic
-        };
-        let start = chosen[l].start.as_ref();
-        let w = logistic::fit(&full.corpus.matrix, &rows, &y, &settings, start)?;
-        tick(l, None, None);
-        Ok(w)
-    })?;
+            Ok(())
+        },
+    )?;
 
     let mut label_models = Vec::with_capacity(n_labels);
-    for (l, (linear, cv)) in final_weights.into_iter().zip(chosen).enumerate() {
+    for l in 0..n_labels {
+        let (Some(linear), Some((cv, _))) = (take_slot(&finals[l]), take_slot(&outcomes[l])) else {
+            return Err(Error::Training("a final fit did not run".into()));
+        };
         label_models.push(finish_label(config, l, repeats[l], linear, cv));
     }
     let fit_seconds = fit_started.elapsed().as_secs_f64();
@@ -512,34 +510,232 @@ struct FoldFit {
     y: Vec<bool>,
     /// Held-out ROC-AUC (`None` if the fold lacks a class).
     roc_auc: Option<f64>,
-    /// The fold model, in its split's feature space.
-    weights: LinearWeights,
+    /// The fold model's weights moved into the final feature space (see
+    /// [`project_weights`]), so the fold's own matrices can be freed early.
+    in_full: Vec<Option<f32>>,
+    /// The fold model's intercept.
+    intercept: f32,
 }
 
-/// Averages fold models into `space`: each feature's weight is the mean over
-/// the folds whose feature space has it (matched by n-gram hash), zero if
-/// none has it; the intercept is the plain mean. Folds select and weigh
-/// features slightly differently, so this is only a starting point.
-fn mean_fold_model(
+/// A fold model's weights in `space`, matched by n-gram hash: `None` where
+/// the fold's own feature space lacks the feature.
+fn project_weights(
     space: &FeatureSpace,
-    folds: &[(&FeatureSpace, &LinearWeights)],
-) -> Option<LinearWeights> {
-    if folds.is_empty() {
-        return None;
-    }
-    let weights = space
+    fold_space: &FeatureSpace,
+    w: &LinearWeights,
+) -> Vec<Option<f32>> {
+    space
         .hashes
         .iter()
-        .map(|&h| {
+        .map(|&h| fold_space.column(h).map(|c| w.weights[c as usize]))
+        .collect()
+}
+
+/// Averages fold models (projected with [`project_weights`]): each
+/// feature's weight is the mean over the folds that have it, zero if none
+/// has it; the intercept is the plain mean. Folds select and weigh features
+/// slightly differently, so this is only a starting point.
+fn mean_fold_model(folds: &[&FoldFit]) -> Option<LinearWeights> {
+    let first = folds.first()?;
+    let weights = (0..first.in_full.len())
+        .map(|i| {
             let (sum, n) = folds
                 .iter()
-                .filter_map(|(fs, w)| fs.column(h).map(|c| w.weights[c as usize]))
+                .filter_map(|f| f.in_full.get(i).copied().flatten())
                 .fold((0.0f32, 0u32), |(s, n), v| (s + v, n + 1));
             if n == 0 { 0.0 } else { sum / n as f32 }
         })
         .collect();
-    let intercept = folds.iter().map(|(_, w)| w.intercept).sum::<f32>() / folds.len() as f32;
+    let intercept = folds.iter().map(|f| f.intercept).sum::<f32>() / folds.len() as f32;
     Some(LinearWeights { weights, intercept })
+}
+
+/// One cross-validation task: label `l` on one fold, every alpha of the grid
+/// in `path` order (strongest penalty first), each solve warm-started from
+/// the previous one. Results are indexed like `alphas`.
+fn fit_fold_path(
+    split: &Split,
+    full_space: &FeatureSpace,
+    l: usize,
+    repeat: u32,
+    alphas: &[f32],
+    path: &[usize],
+    config: &TrainConfig,
+) -> Vec<FoldFit> {
+    let (rows, y) = labelled_rows(&split.labels, l, repeat);
+    let mut by_alpha: Vec<FoldFit> = vec![FoldFit::default(); alphas.len()];
+    let mut previous: Option<LinearWeights> = None;
+    for &a in path {
+        let settings = LogisticSettings {
+            alpha: alphas[a],
+            ..config.logistic
+        };
+        let w = logistic::presolve_fit(
+            &split.corpus.matrix,
+            &rows,
+            &y,
+            &settings,
+            previous.as_ref(),
+        );
+        let (z, y) = match &split.held_out {
+            Some((matrix, labels)) => {
+                let (rows, y) = labelled_rows(labels, l, 1);
+                let z: Vec<f32> = rows
+                    .iter()
+                    .map(|&r| w.decision(matrix, r as usize))
+                    .collect();
+                (z, y)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let roc_auc = metrics::roc_auc(&z, &y);
+        by_alpha[a] = FoldFit {
+            z,
+            y,
+            roc_auc,
+            in_full: project_weights(full_space, &split.corpus.space, &w),
+            intercept: w.intercept,
+        };
+        previous = Some(w);
+    }
+    by_alpha
+}
+
+/// Chooses a label's alpha from its folds' results (`fits[fold][alpha]`):
+/// the best mean held-out ROC-AUC (the first alpha on ties), with that
+/// alpha's out-of-fold decisions and averaged fold models.
+fn choose_alpha(alphas: &[f32], fits: &[Vec<FoldFit>]) -> CvOutcome {
+    let mut best: Option<(f64, usize)> = None;
+    let mut tried = Vec::new();
+    for (a, &alpha) in alphas.iter().enumerate() {
+        let aucs: Vec<f64> = fits
+            .iter()
+            .filter_map(|fold| fold.get(a))
+            .map(|r| r.roc_auc.unwrap_or(f64::NAN))
+            .collect();
+        let mean = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
+        tried.push((alpha, mean));
+        if best.is_none_or(|(m, _)| mean > m) {
+            best = Some((mean, a));
+        }
+    }
+    let a = best.map_or(0, |b| b.1);
+    let (mut oof_z, mut oof_y, mut fold_auc) = (Vec::new(), Vec::new(), Vec::new());
+    let mut chosen = Vec::new();
+    for fit in fits.iter().filter_map(|fold| fold.get(a)) {
+        oof_z.extend_from_slice(&fit.z);
+        oof_y.extend_from_slice(&fit.y);
+        fold_auc.push(fit.roc_auc.unwrap_or(f64::NAN));
+        chosen.push(fit);
+    }
+    CvOutcome {
+        alpha: alphas.get(a).copied().unwrap_or(0.0),
+        tried,
+        oof_z,
+        oof_y,
+        fold_auc,
+        start: mean_fold_model(&chosen),
+    }
+}
+
+/// One task of the training graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FitTask {
+    /// Cross-validation of `label` on `fold` along the alpha grid.
+    Fold { label: usize, fold: usize },
+    /// Choose `label`'s alpha and pre-solve its final fit.
+    Presolve { label: usize },
+    /// Build `label`'s dense matrix for linfa.
+    Densify { label: usize },
+    /// linfa's fit of `label` on its dense matrix.
+    Linfa { label: usize },
+}
+
+/// The training task graph: every label's folds, then per label a pre-solve
+/// (after its folds), a dense matrix (after all folds, so the folds'
+/// matrices are freed first) and linfa's fit (after both).
+struct FitGraph {
+    labels: usize,
+    folds: usize,
+}
+
+impl FitGraph {
+    fn new(labels: usize, folds: usize) -> Self {
+        Self { labels, folds }
+    }
+
+    /// How many cross-validation tasks there are (they come first).
+    fn cv_tasks(&self) -> usize {
+        self.labels * self.folds
+    }
+
+    /// The task index of label `l`'s fold `f`.
+    fn cv_index(&self, l: usize, f: usize) -> usize {
+        l * self.folds + f
+    }
+
+    fn index(&self, task: FitTask) -> usize {
+        let cv = self.cv_tasks();
+        match task {
+            FitTask::Fold { label, fold } => self.cv_index(label, fold),
+            FitTask::Presolve { label } => cv + label,
+            FitTask::Densify { label } => cv + self.labels + label,
+            FitTask::Linfa { label } => cv + 2 * self.labels + label,
+        }
+    }
+
+    fn task(&self, i: usize) -> FitTask {
+        let cv = self.cv_tasks();
+        if i < cv {
+            return FitTask::Fold {
+                label: i / self.folds,
+                fold: i % self.folds,
+            };
+        }
+        let (kind, label) = ((i - cv) / self.labels, (i - cv) % self.labels);
+        match kind {
+            0 => FitTask::Presolve { label },
+            1 => FitTask::Densify { label },
+            _ => FitTask::Linfa { label },
+        }
+    }
+
+    fn deps(&self) -> Vec<Vec<usize>> {
+        (0..self.cv_tasks() + 3 * self.labels)
+            .map(|i| match self.task(i) {
+                FitTask::Fold { .. } => Vec::new(),
+                FitTask::Presolve { label } => {
+                    (0..self.folds).map(|f| self.cv_index(label, f)).collect()
+                }
+                FitTask::Densify { .. } => (0..self.cv_tasks()).collect(),
+                FitTask::Linfa { label } => vec![
+                    self.index(FitTask::Presolve { label }),
+                    self.index(FitTask::Densify { label }),
+                ],
+            })
+            .collect()
+    }
+
+    /// Final fits before pre-solves before folds before dense matrices, each
+    /// kind in `label_order` (the longest chains first).
+    fn priority(&self, label_order: &[usize]) -> Vec<usize> {
+        let mut order = Vec::with_capacity(self.cv_tasks() + 3 * self.labels);
+        for &label in label_order {
+            order.push(self.index(FitTask::Linfa { label }));
+        }
+        for &label in label_order {
+            order.push(self.index(FitTask::Presolve { label }));
+        }
+        for &label in label_order {
+            for fold in 0..self.folds {
+                order.push(self.index(FitTask::Fold { label, fold }));
+            }
+        }
+        for &label in label_order {
+            order.push(self.index(FitTask::Densify { label }));
+        }
+        order
+    }
 }
 
 /// Calibrates, picks the threshold and assembles one label's model.
@@ -736,41 +932,17 @@ fn labelled_rows(labels: &[Vec<Option<bool>>], l: usize, repeat: u32) -> (Vec<u3
     (rows, y)
 }
 
-/// Runs `work` on every job using up to `threads` threads, keeping job order
-/// in the results and stopping at the first error.
-fn run_jobs<J: Sync, R: Send>(
-    jobs: &[J],
-    threads: usize,
-    work: impl Fn(&J) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<R>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1).min(jobs.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    if i >= jobs.len() {
-                        break;
-                    }
-                    let r = work(&jobs[i]);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::Training("a fit did not run".into()))))
-        .collect()
+/// Where one task leaves a result for another.
+type Slot<T> = Mutex<Option<T>>;
+
+/// Takes the value out of a slot that passes results between tasks.
+fn take_slot<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// Stores a task's result in its slot.
+fn put_slot<T>(slot: &Mutex<Option<T>>, value: T) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
 }
 
 /// The feature space and matrix of a training set (as the final model of
@@ -830,14 +1002,58 @@ mod tests {
             weights: vec![5.0, 3.0, 9.0],
             intercept: -3.0,
         };
-        let mean = mean_fold_model(&full, &[(&a, &wa), (&b, &wb)]).unwrap();
+        let fold = |fs: &FeatureSpace, w: &LinearWeights, space: &FeatureSpace| FoldFit {
+            in_full: project_weights(space, fs, w),
+            intercept: w.intercept,
+            ..FoldFit::default()
+        };
+        let (fa, fb) = (fold(&a, &wa, &full), fold(&b, &wb, &full));
+        let mean = mean_fold_model(&[&fa, &fb]).unwrap();
         // 10: (1 + 3) / 2; 20: only fold a; 30: only fold b; 40 is not in the final space.
         assert_eq!(mean.weights, vec![2.0, 2.0, 5.0]);
         assert_eq!(mean.intercept, -2.0);
-        assert!(mean_fold_model(&full, &[]).is_none());
+        assert!(mean_fold_model(&[]).is_none());
         // A feature no fold selected starts at zero.
         let other = space(&[99]);
-        let w = mean_fold_model(&other, &[(&a, &wa)]).unwrap();
+        let w = mean_fold_model(&[&fold(&a, &wa, &other)]).unwrap();
         assert_eq!(w.weights, vec![0.0]);
+    }
+
+    #[test]
+    fn the_fit_graph_orders_and_connects_its_tasks() {
+        let g = FitGraph::new(2, 3);
+        let deps = g.deps();
+        assert_eq!(deps.len(), 2 * 3 + 3 * 2);
+        for (i, d) in deps.iter().enumerate() {
+            assert_eq!(g.index(g.task(i)), i);
+            match g.task(i) {
+                FitTask::Fold { .. } => assert!(d.is_empty()),
+                FitTask::Presolve { label } => assert_eq!(
+                    d.iter().map(|&t| g.task(t)).collect::<Vec<_>>(),
+                    (0..3)
+                        .map(|fold| FitTask::Fold { label, fold })
+                        .collect::<Vec<_>>()
+                ),
+                FitTask::Densify { .. } => assert_eq!(d, &(0..6).collect::<Vec<_>>()),
+                FitTask::Linfa { label } => assert_eq!(
+                    d,
+                    &vec![
+                        g.index(FitTask::Presolve { label }),
+                        g.index(FitTask::Densify { label })
+                    ]
+                ),
+            }
+        }
+        let order = g.priority(&[1, 0]);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..12).collect::<Vec<_>>());
+        assert_eq!(g.task(order[0]), FitTask::Linfa { label: 1 });
+        assert_eq!(g.task(order[4]), FitTask::Fold { label: 1, fold: 0 });
+        assert_eq!(g.task(order[11]), FitTask::Densify { label: 0 });
+        // Without folds, only the final tasks remain and nothing waits on a fold.
+        let g = FitGraph::new(2, 0);
+        assert_eq!(g.deps().len(), 6);
+        assert!(g.deps().iter().take(4).all(|d| d.is_empty()));
     }
 }
