@@ -79,9 +79,7 @@ pub fn densify(x: &SparseMatrix, rows: &[u32]) -> Array2<f32> {
             dense[[i, c as usize]] = v;
         }
     }
-    if std::env::var_os("MODERATE_TIMINGS").is_some() {
-        eprintln!("densify {:.1}s", started.elapsed().as_secs_f64());
-    }
+    report_timing("densify", started);
     dense
 }
 
@@ -150,9 +148,7 @@ pub fn presolve_final(
 ) -> LinearWeights {
     let t = std::time::Instant::now();
     let w = presolve_start(x, rows, y, settings, start, FINAL_TOLERANCE_FACTOR);
-    if std::env::var_os("MODERATE_TIMINGS").is_some() {
-        eprintln!("presolve {:.1}s", t.elapsed().as_secs_f64());
-    }
+    report_timing("presolve", t);
     w
 }
 
@@ -191,9 +187,7 @@ pub fn fit_dense(
     let fitted = params
         .fit(&dataset)
         .map_err(|e| Error::Training(format!("logistic regression failed: {e}")))?;
-    if std::env::var_os("MODERATE_TIMINGS").is_some() {
-        eprintln!("linfa fit {:.1}s", t.elapsed().as_secs_f64());
-    }
+    report_timing("linfa fit", t);
     let sign = if fitted.labels().pos.class == 1 {
         1.0
     } else {
@@ -266,6 +260,14 @@ fn presolve_start(
         tolerance,
         start,
     )
+}
+
+/// Prints how long a step of a final fit took, when the `MODERATE_TIMINGS`
+/// environment variable is set (for profiling `train`).
+fn report_timing(step: &str, started: std::time::Instant) {
+    if std::env::var_os("MODERATE_TIMINGS").is_some() {
+        eprintln!("{step} {:.1}s", started.elapsed().as_secs_f64());
+    }
 }
 
 /// The logistic function.

@@ -345,14 +345,12 @@ pub fn train(
     // dense matrix is built (peak memory).
     let splits = Mutex::new(Some(std::sync::Arc::new(splits)));
     let cv_left = Mutex::new(graph.cv_tasks());
-    let fold_fits: Vec<Mutex<Option<Vec<FoldFit>>>> =
+    let fold_fits: Vec<Slot<Vec<FoldFit>>> =
         (0..graph.cv_tasks()).map(|_| Mutex::new(None)).collect();
     let outcomes: Vec<Slot<(CvOutcome, Option<LinearWeights>)>> =
         (0..n_labels).map(|_| Mutex::new(None)).collect();
-    let dense: Vec<Mutex<Option<ndarray::Array2<f32>>>> =
-        (0..n_labels).map(|_| Mutex::new(None)).collect();
-    let finals: Vec<Mutex<Option<LinearWeights>>> =
-        (0..n_labels).map(|_| Mutex::new(None)).collect();
+    let dense: Vec<Slot<ndarray::Array2<f32>>> = (0..n_labels).map(|_| Mutex::new(None)).collect();
+    let finals: Vec<Slot<LinearWeights>> = (0..n_labels).map(|_| Mutex::new(None)).collect();
 
     schedule::run_graph(
         &graph.deps(),
@@ -936,12 +934,12 @@ fn labelled_rows(labels: &[Vec<Option<bool>>], l: usize, repeat: u32) -> (Vec<u3
 type Slot<T> = Mutex<Option<T>>;
 
 /// Takes the value out of a slot that passes results between tasks.
-fn take_slot<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+fn take_slot<T>(slot: &Slot<T>) -> Option<T> {
     slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// Stores a task's result in its slot.
-fn put_slot<T>(slot: &Mutex<Option<T>>, value: T) {
+fn put_slot<T>(slot: &Slot<T>, value: T) {
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
 }
 
