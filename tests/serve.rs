@@ -758,7 +758,9 @@ fn api_keys_are_required_when_configured_and_never_logged() {
 
 #[test]
 fn rate_limits_and_the_in_flight_cap_answer_429() {
-    let server = Server::start(&["--rate-limit", "1", "--rate-burst", "2"], &[]);
+    // One token per 1,000 s: no refill between the requests, however slow
+    // the machine.
+    let server = Server::start(&["--rate-limit", "0.001", "--rate-burst", "2"], &[]);
     let body = analyze_body("hello").to_string();
     let codes: Vec<u16> = (0..3)
         .map(|_| {
@@ -783,14 +785,21 @@ fn rate_limits_and_the_in_flight_cap_answer_429() {
     let holder = {
         let server = Arc::clone(&server);
         std::thread::spawn(move || {
-            request(
-                server.addr,
-                "POST",
-                "/v1/score",
-                &[("content-type", "text/plain")],
-                batch.as_bytes(),
-            )
-            .status
+            // The probes below may take the slot first: retry until the
+            // batch is in.
+            loop {
+                let status = request(
+                    server.addr,
+                    "POST",
+                    "/v1/score",
+                    &[("content-type", "text/plain")],
+                    batch.as_bytes(),
+                )
+                .status;
+                if status != 429 {
+                    return status;
+                }
+            }
         })
     };
     let mut saw_429 = false;
