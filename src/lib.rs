@@ -34,6 +34,7 @@ pub mod perturb;
 pub mod pipeline;
 pub mod report;
 pub mod review;
+pub mod serve;
 pub mod text;
 pub mod train;
 

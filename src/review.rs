@@ -255,6 +255,36 @@ pub struct Decision {
     pub decided_at: String,
 }
 
+/// A decision on some of the labels, as `moderate serve` records feedback
+/// that names one attribute: `None` leaves a label undecided. It is written
+/// as `-1`, which `train` reads as "not labelled" (so it never replaces an
+/// earlier decision's value for that label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialDecision {
+    /// The comment's id.
+    pub id: String,
+    /// The comment text.
+    pub text: String,
+    /// The decided value of each label, in model order; `None`: undecided.
+    pub labels: Vec<Option<bool>>,
+    /// Who decided.
+    pub reviewer: String,
+    /// When, as RFC 3339 UTC (see [`rfc3339_utc`]).
+    pub decided_at: String,
+}
+
+impl From<&Decision> for PartialDecision {
+    fn from(d: &Decision) -> Self {
+        PartialDecision {
+            id: d.id.clone(),
+            text: d.text.clone(),
+            labels: d.labels.iter().map(|&l| Some(l)).collect(),
+            reviewer: d.reviewer.clone(),
+            decided_at: d.decided_at.clone(),
+        }
+    }
+}
+
 /// A row already in the decisions file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedDecision {
@@ -262,7 +292,8 @@ pub struct LoggedDecision {
     pub offset: u64,
     /// The comment's id.
     pub id: String,
-    /// The decided value of each label, in model order.
+    /// The decided value of each label, in model order: true for a `1`;
+    /// `0` and an undecided `-1` (see [`PartialDecision`]) read as false.
     pub labels: Vec<bool>,
 }
 
@@ -293,11 +324,20 @@ pub fn csv_field(s: &str) -> String {
 
 /// The CSV row (with its `\n`) for `d`.
 pub fn format_row(d: &Decision) -> String {
+    format_partial_row(&PartialDecision::from(d))
+}
+
+/// The CSV row (with its `\n`) for `d`; undecided labels are written `-1`.
+pub fn format_partial_row(d: &PartialDecision) -> String {
     let mut row = csv_field(&d.id);
     row.push(',');
     row.push_str(&csv_field(&d.text));
     for &l in &d.labels {
-        row.push_str(if l { ",1" } else { ",0" });
+        row.push_str(match l {
+            Some(true) => ",1",
+            Some(false) => ",0",
+            None => ",-1",
+        });
     }
     row.push(',');
     row.push_str(&csv_field(&d.reviewer));
@@ -358,6 +398,8 @@ pub struct DecisionLog {
     rows: Vec<LoggedDecision>,
     len: u64,
     repaired: Option<String>,
+    /// Keep `rows` (for undo and resume); off for an append-only writer.
+    keep_rows: bool,
 }
 
 impl DecisionLog {
@@ -385,6 +427,7 @@ impl DecisionLog {
             rows: Vec::new(),
             len: bytes.len() as u64,
             repaired: None,
+            keep_rows: true,
         };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             if !bytes.is_empty() {
@@ -556,10 +599,28 @@ impl DecisionLog {
         self.rows.last()
     }
 
+    /// Stops keeping the rows in memory (an append-only writer, such as the
+    /// server's feedback, that runs for months and never undoes): the rows
+    /// read on open are dropped and later appends are not kept, so
+    /// [`decisions`](Self::decisions) is empty and undo has nothing to undo.
+    pub fn append_only(mut self) -> Self {
+        self.keep_rows = false;
+        self.rows = Vec::new();
+        self
+    }
+
     /// Appends `d` as one row and makes it durable before returning.
     ///
     /// Fails (with an [`Error::Config`]) if `d` has the wrong number of labels.
     pub fn append(&mut self, d: &Decision) -> Result<()> {
+        self.append_partial(&PartialDecision::from(d))
+    }
+
+    /// Appends `d` as one row (undecided labels as `-1`) and makes it durable
+    /// before returning.
+    ///
+    /// Fails (with an [`Error::Config`]) if `d` has the wrong number of labels.
+    pub fn append_partial(&mut self, d: &PartialDecision) -> Result<()> {
         if d.labels.len() != self.labels.len() {
             return Err(Error::Config(format!(
                 "a decision has {} labels, the decisions file {}",
@@ -568,12 +629,14 @@ impl DecisionLog {
             )));
         }
         let offset = self.len;
-        self.write_synced(format_row(d).as_bytes())?;
-        self.rows.push(LoggedDecision {
-            offset,
-            id: d.id.clone(),
-            labels: d.labels.clone(),
-        });
+        self.write_synced(format_partial_row(d).as_bytes())?;
+        if self.keep_rows {
+            self.rows.push(LoggedDecision {
+                offset,
+                id: d.id.clone(),
+                labels: d.labels.iter().map(|&l| l == Some(true)).collect(),
+            });
+        }
         Ok(())
     }
 
@@ -631,8 +694,8 @@ fn parse_row(
     for i in 2..2 + n_labels {
         labels.push(match field(i)?.trim() {
             "1" => true,
-            "0" => false,
-            other => return Err(format!("label value `{other}` (expected 1 or 0)")),
+            "0" | "-1" => false,
+            other => return Err(format!("label value `{other}` (expected 1, 0 or -1)")),
         });
     }
     Ok(LoggedDecision {
@@ -845,6 +908,53 @@ mod tests {
         assert_eq!(got[0].text, tricky);
         assert_eq!(got[0].labels["abusive"], Some(false));
         assert_eq!(got[0].labels["violent"], Some(true));
+    }
+
+    #[test]
+    fn partial_decisions_are_written_as_minus_one_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.csv");
+        let labels = ["abusive", "violent"];
+        let partial = |id: &str, l: &[Option<bool>]| PartialDecision {
+            id: id.into(),
+            text: format!("text {id}"),
+            labels: l.to_vec(),
+            reviewer: "Coral:https://news.example".into(),
+            decided_at: "2024-05-01T12:34:56Z".into(),
+        };
+        {
+            let mut log = DecisionLog::open(&path, &labels).unwrap().append_only();
+            log.append_partial(&partial("comment:1", &[Some(true), None]))
+                .unwrap();
+            log.append_partial(&partial("comment:2", &[Some(false), None]))
+                .unwrap();
+            log.append(&decision("comment:1", "text comment:1", &[true, true]))
+                .unwrap();
+            assert!(log.decisions().is_empty());
+            assert_eq!(log.undo().unwrap(), None);
+            assert!(log.append_partial(&partial("x", &[None])).is_err());
+        }
+        let content = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            content.contains("\ncomment:1,text comment:1,1,-1,Coral:https://news.example,"),
+            "{content}"
+        );
+        assert!(
+            content.contains("\ncomment:2,text comment:2,0,-1,"),
+            "{content}"
+        );
+        // The file reopens (resume) with every row, -1 included.
+        let log = DecisionLog::open(&path, &labels).unwrap();
+        assert_eq!(log.decisions().len(), 3);
+        assert_eq!(log.decisions()[0].labels, vec![true, false]);
+        // `train` reads -1 as unlabelled.
+        let got: Vec<crate::Comment> = CommentReader::open(&path, &ReadOptions::default())
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(got[0].labels["abusive"], Some(true));
+        assert_eq!(got[0].labels["violent"], None);
+        assert_eq!(got[2].labels["violent"], Some(true));
     }
 
     #[test]

@@ -21,25 +21,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
     let t = &model.training;
     if args.json {
-        let card = serde_json::json!({
-            "format_version": crate::model::FORMAT_VERSION,
-            "analyzer": model.analyzer,
-            "ngrams": model.features.ngrams,
-            "features": model.features.len(),
-            "training": t,
-            "labels": model.labels.iter().map(|l| serde_json::json!({
-                "name": l.name,
-                "definition": l.definition,
-                "threshold": l.threshold,
-                "threshold_rule": l.threshold_rule,
-                "calibration": l.calibration,
-                "alpha": (l.settings.max_iterations > 0).then_some(l.settings.alpha),
-                "positive_repeat": l.positive_repeat,
-                "cross_validation": l.cross_validation,
-            })).collect::<Vec<_>>(),
-            "evaluation": model.evaluation,
-            "limitations": model.limitations,
-        });
+        let card = crate::model::card::card_json(&model);
         println!("{}", serde_json::to_string_pretty(&card)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,12 +6,13 @@
 
 mod eval;
 mod info;
-mod output;
+pub(crate) mod output;
 mod perturb;
 mod rejects;
 mod report;
 mod review;
 mod score;
+mod serve;
 mod train;
 
 use crate::io::{InputFormat, ReadOptions};
@@ -48,6 +49,9 @@ pub enum Command {
     /// Disguise the abusive and violent words of a labelled file (leetspeak,
     /// spacing, look-alike letters, ...) to measure robustness with `eval`.
     Perturb(perturb::PerturbArgs),
+    /// Serve the model over HTTP: Perspective API (analyze, suggestscore),
+    /// Coral Talk's moderation phase, batch scoring, metrics.
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// How to read comment files (shared by train, eval and score).
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Review(a) => review::run(a),
         Command::Report(a) => report::run(a),
         Command::Perturb(a) => perturb::run(a),
+        Command::Serve(a) => serve::run(*a),
     };
     match result {
         Ok(code) => code,

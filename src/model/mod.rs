@@ -2,6 +2,7 @@
 //! per label, plus everything needed to score and explain a comment.
 
 pub mod calibration;
+pub mod card;
 pub mod file;
 pub mod ftrl;
 pub mod logistic;
