@@ -68,25 +68,58 @@ fn score_text_file_with_default_model_gives_one_record_per_line() {
     }
 }
 
+/// The seed page's comments (`data/seed_comments.csv`, labelled by hand):
+/// with the shipped model, every comment labelled 1 for a label is flagged
+/// for it, and a comment labelled 0 for a label is not.
 #[test]
 fn default_model_flags_the_seed_comment_and_not_the_news() {
+    let path = data("seed_comments.csv");
     let out = moderate()
-        .args(["score", "-", "--input-format", "text"])
-        .write_stdin(
-            "Half measures do not work; Russia should use WMD on these barbaric animals.\n\
-             I would think the situation will be a lot clearer in the morning.\n",
-        )
+        .args(["score", "--format", "jsonl"])
+        .arg(&path)
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let r = jsonl(&out);
-    let violent = |i: usize| r[i]["scores"]["violent"].as_f64().unwrap();
-    let abusive = |i: usize| r[i]["scores"]["abusive"].as_f64().unwrap();
-    assert!(violent(0) > violent(1), "{} vs {}", violent(0), violent(1));
-    assert!(abusive(0) > abusive(1));
-    assert_eq!(r[1]["flags"].as_array().unwrap().len(), 0);
+    let records = jsonl(&out);
+    let labelled = std::fs::read_to_string(&path).unwrap();
+    let mut reader = csv::Reader::from_reader(labelled.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), rows.len());
+    let (mut checked_positive, mut checked_negative) = (0, 0);
+    for (row, record) in rows.iter().zip(&records) {
+        assert_eq!(record["id"], row[0]);
+        let flags: Vec<&str> = record["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        for (label, column) in [("abusive", 3), ("violent", 4)] {
+            let score = record["scores"][label].as_f64().unwrap();
+            match &row[column] {
+                "1" => {
+                    checked_positive += 1;
+                    assert!(
+                        flags.contains(&label),
+                        "{} not flagged {label} ({score:.3})",
+                        &row[0]
+                    );
+                }
+                "0" => {
+                    checked_negative += 1;
+                    assert!(
+                        !flags.contains(&label),
+                        "{} flagged {label} ({score:.3})",
+                        &row[0]
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(checked_positive >= 2 && checked_negative >= 6);
 }
 
 #[test]

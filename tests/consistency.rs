@@ -21,6 +21,7 @@ fn config() -> TrainConfig {
             char_ngrams: Some((2, 4)),
             norm_unselected: true,
             norm_per_block: false,
+            ..Default::default()
         },
         ..TrainConfig::default()
     }

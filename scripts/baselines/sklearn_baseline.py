@@ -20,6 +20,13 @@ Usage (from the repository root):
   python3 scripts/baselines/sklearn_baseline.py --pipeline word
   python3 scripts/baselines/sklearn_baseline.py --pipeline wordchar --json
   python3 scripts/baselines/sklearn_baseline.py --also-eval perturbed_dev.csv
+  python3 scripts/baselines/sklearn_baseline.py --pipeline wordchar --loso --json
+
+--loso adds leave-one-source-out cross-validation on the training file: for every
+`source`, the pipeline is fitted on the other sources' rows (vectoriser included)
+and scored on the held-out source. A source with one class only for a label
+(e.g. every edos row is abusive) has no ROC-AUC of its own; the mean is over the
+sources that have both classes, and the pooled ROC-AUC is over every held-out row.
 """
 from __future__ import annotations
 
@@ -44,8 +51,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data"
 
 
-def read_corpus(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Read `id,source,text,abusive,violent` CSV; return texts and label arrays (-1 kept)."""
+def read_corpus(path: Path, sources: list[str] | None = None) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read `id,source,text,abusive,violent` CSV; return texts and label arrays (-1 kept).
+
+    With `sources`, each row's `source` value is appended to it.
+    """
     csv.field_size_limit(sys.maxsize)
     texts: list[str] = []
     labels: dict[str, list[int]] = {name: [] for name in LABELS}
@@ -56,6 +66,8 @@ def read_corpus(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
             sys.exit(f"error: {path} lacks column(s) {', '.join(missing)}")
         for row in reader:
             texts.append(row["text"])
+            if sources is not None:
+                sources.append(row.get("source", ""))
             for name in LABELS:
                 labels[name].append(int(row[name]))
     return texts, {name: np.asarray(values, dtype=np.int8) for name, values in labels.items()}
@@ -87,6 +99,32 @@ def build(pipeline: str) -> Pipeline:
     return Pipeline([("features", features), ("clf", classifier)])
 
 
+def leave_one_source_out(pipeline: str, texts: list[str], labels: np.ndarray,
+                         sources: np.ndarray) -> dict:
+    """Per-source held-out ROC-AUC (None with one class), their mean, and the pooled AUC."""
+    labelled = np.flatnonzero(labels >= 0)
+    per_source: dict[str, float | None] = {}
+    pooled_y: list[np.ndarray] = []
+    pooled_p: list[np.ndarray] = []
+    for source in sorted(set(sources[labelled])):
+        held = labelled[sources[labelled] == source]
+        fit_rows = labelled[sources[labelled] != source]
+        model = build(pipeline)
+        model.fit([texts[i] for i in fit_rows], labels[fit_rows])
+        probs = model.predict_proba([texts[i] for i in held])[:, list(model.classes_).index(1)]
+        y = labels[held]
+        per_source[source] = float(roc_auc_score(y, probs)) if 0 < y.sum() < len(y) else None
+        pooled_y.append(y)
+        pooled_p.append(probs)
+        print(f"  loso {source}: {per_source[source]}", file=sys.stderr, flush=True)
+    defined = [a for a in per_source.values() if a is not None]
+    return {
+        "per_source": per_source,
+        "mean": float(np.mean(defined)) if defined else None,
+        "pooled": float(roc_auc_score(np.concatenate(pooled_y), np.concatenate(pooled_p))),
+    }
+
+
 def peak_rss_mib() -> float:
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -102,12 +140,16 @@ def main() -> int:
     parser.add_argument("--pipeline", choices=("word", "wordchar"), default="word",
                         help="feature pipeline (default: word)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--loso", action="store_true",
+                        help="also run leave-one-source-out cross-validation on the training file")
     parser.add_argument("--also-eval", type=Path, nargs="+", default=[], metavar="CSV",
                         help="more labelled CSVs to score with the same fitted models "
                              "(e.g. a perturbed dev file); ROC-AUC per file and label")
     args = parser.parse_args()
 
-    train_texts, train_labels = read_corpus(args.train)
+    train_sources: list[str] = []
+    train_texts, train_labels = read_corpus(args.train, train_sources)
+    source_of = np.asarray(train_sources)
     dev_texts, dev_labels = read_corpus(args.dev)
     extra = [(path, *read_corpus(path)) for path in args.also_eval]
     extra_auc: dict[str, dict[str, float]] = {str(path): {} for path in args.also_eval}
@@ -137,9 +179,13 @@ def main() -> int:
             probs = model.predict_proba([texts[i] for i in rows])[:, list(model.classes_).index(1)]
             extra_auc[str(path)][name] = float(roc_auc_score(labels[name][rows], probs))
 
+        loso = None
+        if args.loso:
+            loso = leave_one_source_out(args.pipeline, train_texts, train_labels[name], source_of)
         results.append(
             {
                 "label": name,
+                "loso": loso,
                 "train_rows": int(len(tr)),
                 "train_positives": int(y_train.sum()),
                 "dev_rows": int(len(dv)),
@@ -175,6 +221,12 @@ def main() -> int:
                   f"{r['dev_positives']:>5} {r['n_features']:>9} {r['roc_auc']:>8.4f} "
                   f"{r['average_precision']:>7.4f} {r['fit_seconds']:>7.1f}")
         print(f"vectorise+fit total: {total_fit:.1f} s   peak RSS: {report['peak_rss_mib']:.0f} MiB")
+        for r in results:
+            if r["loso"]:
+                cells = ", ".join(f"{s} {'-' if a is None else f'{a:.4f}'}"
+                                  for s, a in r["loso"]["per_source"].items())
+                print(f"leave-one-source-out {r['label']}: mean {r['loso']['mean']:.4f}, "
+                      f"pooled {r['loso']['pooled']:.4f} ({cells})")
         for path, aucs in extra_auc.items():
             cells = "  ".join(f"{label} {auc:.4f}" for label, auc in aucs.items())
             print(f"ROC-AUC on {path}: {cells}")

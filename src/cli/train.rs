@@ -79,6 +79,12 @@ pub struct TrainArgs {
     /// probabilities, choose thresholds and report per-fold ROC-AUC (0 = off).
     #[arg(long = "cv", default_value_t = 3, value_name = "K")]
     pub folds: u32,
+    /// Cross-validate by groups instead of random folds: one fold per
+    /// distinct value of this column (e.g. `source`: leave-one-source-out,
+    /// the honest estimate for a site the model has never seen). Replaces
+    /// `--cv`; calibration and thresholds then come from held-out groups.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "folds")]
+    pub cv_by: Option<String>,
     /// Choose each threshold for this precision (on held-out folds).
     #[arg(long, value_name = "P", conflicts_with = "target_recall")]
     pub target_precision: Option<f64>,
@@ -130,6 +136,32 @@ pub struct TrainArgs {
     /// for checking that both reach the same model).
     #[arg(long)]
     pub no_presolve: bool,
+    /// Pretrained word vectors (GloVe text format, `.gz` or plain) for the
+    /// semantic block: each comment's mean word vector becomes a small
+    /// dense block of features, stored in the model as one score per word
+    /// and label. E.g. `../shared/vectors/glove.6B.50d.200k.txt.gz`.
+    #[arg(long, value_name = "FILE")]
+    pub vectors: Option<PathBuf>,
+    /// Weight of the pooled-vector block against the unit-norm n-gram
+    /// blocks; 0 = no pooled block (cluster tokens only).
+    #[arg(long, default_value_t = 1.0, value_name = "W", requires = "vectors")]
+    pub semantic_weight: f32,
+    /// Cluster-token granularities from the word vectors (cluster counts,
+    /// each a multiple of the one before), or `off`.
+    #[arg(long, default_value = "16,256,4096", value_name = "K,K...|off", value_parser = parse_levels, requires = "vectors")]
+    pub clusters: ClusterLevels,
+    /// Weight (l2 norm) of the cluster-token block; 0 = no cluster tokens.
+    #[arg(long, default_value_t = 0.7, value_name = "W", requires = "vectors")]
+    pub cluster_weight: f32,
+    /// Words of the vector file kept (most frequent first); each costs about
+    /// 16 bytes of model file.
+    #[arg(
+        long,
+        default_value_t = 100_000,
+        value_name = "N",
+        requires = "vectors"
+    )]
+    pub vector_words: usize,
     /// After training, evaluate the model on this labelled file and record
     /// the figures, the weakest sources and identity groups in the model
     /// card (`moderate info`). Never used for fitting or tuning.
@@ -278,6 +310,30 @@ where
     Ok((label.trim().to_string(), value))
 }
 
+/// Cluster counts per granularity (empty = off).
+#[derive(Debug, Clone)]
+pub struct ClusterLevels(pub Vec<usize>);
+
+fn parse_levels(s: &str) -> Result<ClusterLevels, String> {
+    if s == "off" || s == "none" {
+        return Ok(ClusterLevels(Vec::new()));
+    }
+    let levels: Vec<usize> = s
+        .split(',')
+        .map(|p| p.trim().parse::<usize>().map_err(|e| format!("`{p}`: {e}")))
+        .collect::<Result<_, _>>()?;
+    let mut previous = 1;
+    for &k in &levels {
+        if !(2..=65_536).contains(&k) || k % previous != 0 || k == previous {
+            return Err(format!(
+                "`{s}`: each cluster count must be between 2 and 65536 and a larger multiple of the one before"
+            ));
+        }
+        previous = k;
+    }
+    Ok(ClusterLevels(levels))
+}
+
 /// A character n-gram range, or none.
 #[derive(Debug, Clone, Copy)]
 pub struct CharRange(pub Option<(u8, u8)>);
@@ -308,7 +364,7 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
     };
     let alphas = match &args.alpha {
         Some(a) => a.clone(),
-        None if args.folds >= 2 => vec![0.1, 0.25, 0.5, 1.0],
+        None if args.folds >= 2 || args.cv_by.is_some() => vec![0.1, 0.25, 0.5, 1.0],
         None => vec![0.25],
     };
     TrainConfig {
@@ -324,6 +380,8 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
             char_ngrams: args.char_ngrams.0,
             norm_unselected: !args.norm_selected_only,
             norm_per_block: !args.norm_whole_row,
+            lexicon: None,
+            cluster_weight: args.cluster_weight,
         },
         min_df: args.min_df,
         max_features: args.max_features,
@@ -340,11 +398,21 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
             .cloned()
             .collect::<BTreeMap<_, _>>(),
         folds: args.folds,
+        cv_by: args.cv_by.clone(),
         threshold,
         seed: args.seed,
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        semantic: args
+            .vectors
+            .as_ref()
+            .map(|path| crate::train::SemanticSettings {
+                vectors: path.clone(),
+                weight: args.semantic_weight,
+                max_words: args.vector_words,
+                clusters: args.clusters.0.clone(),
+            }),
     }
 }
 
@@ -479,7 +547,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         Some(l) => l.clone(),
         None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
     };
-    let keep = vec!["source".to_string()];
+    let mut keep = vec!["source".to_string()];
+    if let Some(field) = &args.cv_by
+        && !keep.contains(field)
+    {
+        keep.push(field.clone());
+    }
     let mut comments = Vec::new();
     let mut found: Vec<String> = Vec::new();
     let mut file_names = Vec::new();
@@ -610,8 +683,38 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, auc
         );
         if let Some(cv) = &l.cross_validation {
-            let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
-            println!("  {} per-fold ROC-AUC: {}", l.name, folds.join(" "));
+            let auc = |a: &f64| {
+                if a.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{a:.4}")
+                }
+            };
+            if report.fold_names.is_empty() {
+                let folds: Vec<String> = cv.fold_roc_auc.iter().map(auc).collect();
+                println!("  {} per-fold ROC-AUC: {}", l.name, folds.join(" "));
+            } else {
+                let folds: Vec<String> = report
+                    .fold_names
+                    .iter()
+                    .zip(&cv.fold_roc_auc)
+                    .map(|(n, a)| format!("{n} {}", auc(a)))
+                    .collect();
+                let defined: Vec<f64> = cv
+                    .fold_roc_auc
+                    .iter()
+                    .copied()
+                    .filter(|a| !a.is_nan())
+                    .collect();
+                let mean = defined.iter().sum::<f64>() / defined.len().max(1) as f64;
+                println!(
+                    "  {} held-out-group ROC-AUC (mean {:.4} over {} groups with both classes): {}",
+                    l.name,
+                    mean,
+                    defined.len(),
+                    folds.join(", ")
+                );
+            }
         }
     }
     println!(

@@ -2,8 +2,10 @@
 //! optionally, character n-grams inside word boundaries.
 
 use super::hash::{FeatureHasher, combine};
+use super::lexicon::Lexicon;
 use crate::text::{TokenKind, Tokens};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Feature namespaces (the first byte hashed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +16,8 @@ pub enum FeatureKind {
     Bigram,
     /// A character n-gram of one word, padded with a space at each end.
     CharGram,
+    /// The cluster of one word at one granularity (see [`Lexicon`]).
+    Cluster,
 }
 
 impl FeatureKind {
@@ -22,12 +26,13 @@ impl FeatureKind {
             FeatureKind::Unigram => 1,
             FeatureKind::Bigram => 2,
             FeatureKind::CharGram => 3,
+            FeatureKind::Cluster => 4,
         }
     }
 }
 
 /// Settings for feature extraction, stored in the model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NgramConfig {
     /// Emit word bigrams as well as unigrams.
     pub word_bigrams: bool,
@@ -41,6 +46,19 @@ pub struct NgramConfig {
     /// Normalise word n-grams and character n-grams separately (each block
     /// to unit length), instead of the whole row at once.
     pub norm_per_block: bool,
+    /// The word table from pretrained vectors (cluster tokens and the
+    /// semantic prior look words up in it); `None` without vectors.
+    pub lexicon: Option<Arc<Lexicon>>,
+    /// Weight of the cluster-token block (its l2 norm with
+    /// `norm_per_block`); 0 = no cluster tokens.
+    pub cluster_weight: f32,
+}
+
+impl NgramConfig {
+    /// True when word tokens produce cluster features.
+    pub fn cluster_tokens(&self) -> bool {
+        self.cluster_weight > 0.0 && self.lexicon.as_ref().is_some_and(|l| !l.levels.is_empty())
+    }
 }
 
 impl Default for NgramConfig {
@@ -50,6 +68,8 @@ impl Default for NgramConfig {
             char_ngrams: None,
             norm_unselected: false,
             norm_per_block: false,
+            lexicon: None,
+            cluster_weight: 0.0,
         }
     }
 }
@@ -97,6 +117,28 @@ impl NgramExtractor {
     /// of each word token ([`extract_chargrams`](Self::extract_chargrams)).
     pub fn extract(&mut self, tokens: &Tokens, mut emit: impl FnMut(Occurrence)) {
         self.extract_words(tokens, &mut emit);
+        if let Some(lexicon) = self
+            .config
+            .lexicon
+            .as_ref()
+            .filter(|_| self.config.cluster_tokens())
+        {
+            for (i, token) in tokens.tokens().iter().enumerate() {
+                if token.kind != TokenKind::Word {
+                    continue;
+                }
+                if let Some(id) = lexicon.id(tokens.surface(token)) {
+                    for (level, &c) in lexicon.clusters_of(id).iter().enumerate() {
+                        emit(Occurrence {
+                            hash: cluster_hash(level, c),
+                            kind: FeatureKind::Cluster,
+                            first: i as u32,
+                            last: i as u32,
+                        });
+                    }
+                }
+            }
+        }
         if self.config.char_ngrams.is_some() {
             for (i, token) in tokens.tokens().iter().enumerate() {
                 if token.kind != TokenKind::Word {
@@ -193,9 +235,18 @@ impl NgramExtractor {
                 tokens.text(&toks[occ.first as usize]),
                 tokens.text(&toks[occ.last as usize])
             )),
-            FeatureKind::CharGram => None,
+            FeatureKind::CharGram | FeatureKind::Cluster => None,
         }
     }
+}
+
+/// The feature identity of cluster `cluster` at granularity `level`.
+#[inline]
+pub fn cluster_hash(level: usize, cluster: u16) -> u64 {
+    let mut h = FeatureHasher::new(FeatureKind::Cluster.tag());
+    h.write(&[level as u8]);
+    h.write(&cluster.to_le_bytes());
+    h.finish()
 }
 
 /// Calls `emit(hash, gram)` for every character n-gram of `surface` (the gram

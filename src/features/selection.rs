@@ -174,9 +174,11 @@ impl FeatureStats {
     /// Ties break on the hash, so the result is deterministic.
     pub fn select(&self, min_df: u32, max_features: usize) -> Vec<Selected> {
         let stride = self.stride();
-        let eligible: Vec<usize> = (0..self.hashes.len())
+        // Cluster tokens are few (one per cluster and granularity) and are
+        // all kept outside the budget; n-grams compete for it.
+        let (clusters, eligible): (Vec<usize>, Vec<usize>) = (0..self.hashes.len())
             .filter(|&s| self.counts[s * stride] >= min_df)
-            .collect();
+            .partition(|&s| self.kinds[s] == FeatureKind::Cluster);
         let rankings: Vec<Vec<(f64, usize)>> = (0..self.n_labels)
             .map(|l| {
                 let mut r: Vec<(f64, usize)> =
@@ -188,8 +190,11 @@ impl FeatureStats {
                 r
             })
             .collect();
+        let mut clusters = clusters;
+        clusters.sort_unstable_by_key(|&s| self.hashes[s]);
         round_robin(rankings, &eligible, self.hashes.len(), max_features)
             .into_iter()
+            .chain(clusters)
             .map(|s| Selected {
                 hash: self.hashes[s],
                 kind: self.kinds[s],

@@ -2,7 +2,7 @@
 //! and the vectorizer that turns tokens into l2-normalised tf-idf rows.
 
 use super::hash::{BuildStrHasher, HashMap64};
-use super::ngrams::{FeatureKind, NgramConfig, NgramExtractor, Occurrence};
+use super::ngrams::{FeatureKind, NgramConfig, NgramExtractor, Occurrence, cluster_hash};
 use super::sparse::SparseRow;
 use crate::text::{TokenKind, Tokens};
 use serde::{Deserialize, Serialize};
@@ -131,17 +131,26 @@ pub struct Vectorizer {
     touched: Vec<u32>,
     counted: Vec<(u32, u32)>,
     words: HashMap<Box<str>, CachedWord, BuildStrHasher>,
-    /// Selected character n-gram columns of the cached words, back to back.
+    /// Selected character n-gram and cluster columns of the cached words,
+    /// back to back.
     word_columns: Vec<u32>,
+    /// Lexicon ids of the last row's word tokens, in text order (for the
+    /// semantic prior).
+    lexicon_ids: Vec<u32>,
 }
 
-/// A cached word: its selected character n-gram columns
-/// (`word_columns[start..start + len]`) and its unselected n-gram count.
+/// Marks a cached word that is not in the lexicon.
+const NOT_IN_LEXICON: u32 = u32::MAX;
+
+/// A cached word: its selected character n-gram and cluster columns
+/// (`word_columns[start..start + len]`), its unselected n-gram counts per
+/// block (character n-grams, clusters) and its lexicon id.
 #[derive(Debug, Clone, Copy)]
 struct CachedWord {
     start: u32,
     len: u32,
-    unselected: u32,
+    unselected: [u32; 2],
+    lexicon_id: u32,
 }
 
 /// Words kept in a [`Vectorizer`]'s cache before it is emptied (per thread;
@@ -152,7 +161,7 @@ pub const WORD_CACHE_ENTRIES: usize = 1 << 15;
 struct Accumulator<'a> {
     counts: &'a mut [u32],
     touched: &'a mut Vec<u32>,
-    unselected: [u32; 2],
+    unselected: [u32; BLOCKS],
 }
 
 impl Accumulator<'_> {
@@ -176,7 +185,15 @@ impl Vectorizer {
             counted: Vec::new(),
             words: HashMap::default(),
             word_columns: Vec::new(),
+            lexicon_ids: Vec::new(),
         }
+    }
+
+    /// Lexicon ids of the word tokens of the row built last (by
+    /// [`Vectorizer::vectorize`] or [`Vectorizer::vectorize_unordered`]),
+    /// in text order; empty without a lexicon.
+    pub fn lexicon_ids(&self) -> &[u32] {
+        &self.lexicon_ids
     }
 
     /// Writes the sublinear tf-idf, l2-normalised row of `tokens` into `row`.
@@ -200,9 +217,9 @@ impl Vectorizer {
         self.finish(space, unselected, row, false);
     }
 
-    /// Counts the row's columns into `counts`/`touched`; returns the
-    /// unselected n-gram counts per block.
-    fn accumulate(&mut self, space: &FeatureSpace, tokens: &Tokens) -> [u32; 2] {
+    /// Counts the row's columns into `counts`/`touched` and records the
+    /// row's lexicon ids; returns the unselected n-gram counts per block.
+    fn accumulate(&mut self, space: &FeatureSpace, tokens: &Tokens) -> [u32; BLOCKS] {
         if self.counts.len() != space.len() {
             self.counts = vec![0; space.len()];
             self.words.clear();
@@ -211,49 +228,66 @@ impl Vectorizer {
         let mut acc = Accumulator {
             counts: &mut self.counts,
             touched: &mut self.touched,
-            unselected: [0; 2],
+            unselected: [0; BLOCKS],
         };
         self.extractor
             .extract_words(tokens, |occ| match space.column(occ.hash) {
                 Some(c) => acc.add(c),
                 None => acc.unselected[0] += 1,
             });
-        if space.ngrams.char_ngrams.is_some() {
-            for token in tokens.tokens() {
-                if token.kind != TokenKind::Word {
-                    continue;
-                }
-                let surface = tokens.surface(token);
-                let word = match self.words.get(surface) {
-                    Some(w) => *w,
-                    None => {
-                        if self.words.len() >= WORD_CACHE_ENTRIES {
-                            self.words.clear();
-                            self.word_columns.clear();
-                        }
-                        let start = self.word_columns.len();
-                        let mut unselected = 0;
-                        let columns = &mut self.word_columns;
-                        self.extractor.extract_chargrams(surface, |hash| {
-                            match space.column(hash) {
-                                Some(c) => columns.push(c),
-                                None => unselected += 1,
-                            }
-                        });
-                        let w = CachedWord {
-                            start: start as u32,
-                            len: (self.word_columns.len() - start) as u32,
-                            unselected,
-                        };
-                        self.words.insert(surface.into(), w);
-                        w
+        self.lexicon_ids.clear();
+        let lexicon = space.ngrams.lexicon.as_deref();
+        let clusters = space.ngrams.cluster_tokens();
+        if space.ngrams.char_ngrams.is_none() && lexicon.is_none() {
+            return acc.unselected;
+        }
+        for token in tokens.tokens() {
+            if token.kind != TokenKind::Word {
+                continue;
+            }
+            let surface = tokens.surface(token);
+            let word = match self.words.get(surface) {
+                Some(w) => *w,
+                None => {
+                    if self.words.len() >= WORD_CACHE_ENTRIES {
+                        self.words.clear();
+                        self.word_columns.clear();
                     }
-                };
-                let start = word.start as usize;
-                for &c in &self.word_columns[start..start + word.len as usize] {
-                    acc.add(c);
+                    let start = self.word_columns.len();
+                    let mut unselected = [0u32; 2];
+                    let columns = &mut self.word_columns;
+                    self.extractor
+                        .extract_chargrams(surface, |hash| match space.column(hash) {
+                            Some(c) => columns.push(c),
+                            None => unselected[0] += 1,
+                        });
+                    let lexicon_id = lexicon.and_then(|l| l.id(surface));
+                    if let (true, Some(l), Some(id)) = (clusters, lexicon, lexicon_id) {
+                        for (level, &c) in l.clusters_of(id).iter().enumerate() {
+                            match space.column(cluster_hash(level, c)) {
+                                Some(c) => columns.push(c),
+                                None => unselected[1] += 1,
+                            }
+                        }
+                    }
+                    let w = CachedWord {
+                        start: start as u32,
+                        len: (self.word_columns.len() - start) as u32,
+                        unselected,
+                        lexicon_id: lexicon_id.unwrap_or(NOT_IN_LEXICON),
+                    };
+                    self.words.insert(surface.into(), w);
+                    w
                 }
-                acc.unselected[1] += word.unselected;
+            };
+            let start = word.start as usize;
+            for &c in &self.word_columns[start..start + word.len as usize] {
+                acc.add(c);
+            }
+            acc.unselected[1] += word.unselected[0];
+            acc.unselected[2] += word.unselected[1];
+            if word.lexicon_id != NOT_IN_LEXICON {
+                self.lexicon_ids.push(word.lexicon_id);
             }
         }
         acc.unselected
@@ -275,7 +309,7 @@ impl Vectorizer {
         let mut acc = Accumulator {
             counts: &mut self.counts,
             touched: &mut self.touched,
-            unselected: [0; 2],
+            unselected: [0; BLOCKS],
         };
         self.extractor
             .extract(tokens, |occ: Occurrence| match space.column(occ.hash) {
@@ -298,7 +332,7 @@ impl Vectorizer {
     fn finish(
         &mut self,
         space: &FeatureSpace,
-        unselected: [u32; 2],
+        unselected: [u32; BLOCKS],
         row: &mut SparseRow,
         sorted: bool,
     ) {
@@ -316,10 +350,18 @@ impl Vectorizer {
     }
 }
 
-/// The normalisation block of a feature kind: 0 = word n-grams, 1 = character n-grams.
+/// Normalisation blocks: word n-grams, character n-grams, cluster tokens.
+pub const BLOCKS: usize = 3;
+
+/// The normalisation block of a feature kind: 0 = word n-grams,
+/// 1 = character n-grams, 2 = cluster tokens.
 #[inline]
-fn block(kind: FeatureKind) -> usize {
-    usize::from(kind == FeatureKind::CharGram)
+pub fn block(kind: FeatureKind) -> usize {
+    match kind {
+        FeatureKind::Unigram | FeatureKind::Bigram => 0,
+        FeatureKind::CharGram => 1,
+        FeatureKind::Cluster => 2,
+    }
 }
 
 /// Writes `(1 + ln tf) * idf` for each `(column, tf)` (sorted by column
@@ -335,7 +377,7 @@ fn block(kind: FeatureKind) -> usize {
 pub fn weigh_counts(
     space: &FeatureSpace,
     counted: &mut [(u32, u32)],
-    unselected: [u32; 2],
+    unselected: [u32; BLOCKS],
     row: &mut SparseRow,
 ) {
     counted.sort_unstable_by_key(|c| c.0);
@@ -364,11 +406,11 @@ fn sublinear_tf(tf: u32) -> f32 {
 fn weigh_counts_in_order(
     space: &FeatureSpace,
     counted: &[(u32, u32)],
-    unselected: [u32; 2],
+    unselected: [u32; BLOCKS],
     row: &mut SparseRow,
 ) {
     row.clear();
-    let mut norm2 = [0.0f32; 2];
+    let mut norm2 = [0.0f32; BLOCKS];
     for &(c, tf) in counted.iter() {
         let v = sublinear_tf(tf) * space.idf[c as usize];
         norm2[block(space.kinds[c as usize])] += v * v;
@@ -377,24 +419,28 @@ fn weigh_counts_in_order(
     }
     if space.ngrams.norm_unselected {
         let u2 = space.unselected_idf * space.unselected_idf;
-        norm2[0] += unselected[0] as f32 * u2;
-        norm2[1] += unselected[1] as f32 * u2;
+        for (n, &u) in norm2.iter_mut().zip(&unselected) {
+            *n += u as f32 * u2;
+        }
     }
-    if space.ngrams.norm_per_block {
-        let norms = [norm2[0].sqrt(), norm2[1].sqrt()];
-        for (v, &c) in row.values.iter_mut().zip(&row.indices) {
-            let n = norms[block(space.kinds[c as usize])];
-            if n > 0.0 {
-                *v /= n;
+    // Each block's scale: 1 / its norm, or 1 / the row's norm; the cluster
+    // block is weighed by `cluster_weight` on top.
+    let weights = [1.0, 1.0, space.ngrams.cluster_weight];
+    let scales: [f32; BLOCKS] = if space.ngrams.norm_per_block {
+        std::array::from_fn(|b| {
+            if norm2[b] > 0.0 {
+                weights[b] / norm2[b].sqrt()
+            } else {
+                0.0
             }
-        }
+        })
     } else {
-        let norm = (norm2[0] + norm2[1]).sqrt();
-        if norm > 0.0 {
-            for v in &mut row.values {
-                *v /= norm;
-            }
-        }
+        let norm = norm2.iter().sum::<f32>().sqrt();
+        let inv = if norm > 0.0 { 1.0 / norm } else { 1.0 };
+        std::array::from_fn(|b| weights[b] * inv)
+    };
+    for (v, &c) in row.values.iter_mut().zip(&row.indices) {
+        *v *= scales[block(space.kinds[c as usize])];
     }
 }
 

@@ -25,7 +25,7 @@ use std::path::Path;
 /// Identifies a `moderate` model file.
 pub const MAGIC: &[u8; 8] = b"MODERATE";
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
@@ -118,6 +118,12 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
         .deserialize(payload)
         .map_err(|e| fail(format!("cannot decode model: {e}")))?;
     model.features.rebuild_index();
+    if let Some(lexicon) = model.features.ngrams.lexicon.as_mut() {
+        // Freshly decoded, so the only reference.
+        if let Some(lexicon) = std::sync::Arc::get_mut(lexicon) {
+            lexicon.rebuild_index();
+        }
+    }
     validate(&model).map_err(fail)?;
     Ok(model)
 }
@@ -129,6 +135,16 @@ fn validate(model: &Model) -> std::result::Result<(), String> {
     }
     if model.labels.is_empty() {
         return Err("model has no labels".into());
+    }
+    let lexicon = model.features.ngrams.lexicon.as_deref();
+    if lexicon.is_some_and(|l| !l.is_consistent()) {
+        return Err("word table is inconsistent (lengths, duplicates or cluster ids)".into());
+    }
+    if let Some(prior) = &model.semantic {
+        let words = lexicon.map_or(0, |l| l.len());
+        if lexicon.is_none() || !prior.is_consistent(model.labels.len(), words) {
+            return Err("semantic prior is inconsistent (no word table, lengths or scores)".into());
+        }
     }
     let n = model.features.len();
     for label in &model.labels {

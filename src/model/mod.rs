@@ -8,6 +8,7 @@ pub mod ftrl;
 pub mod logistic;
 pub mod presolve;
 
+use crate::features::semantic::SemanticPrior;
 use crate::features::{ColumnHit, FeatureSpace, SparseRow, Vectorizer};
 use crate::text::{AnalysisInfo, Analyzer, AnalyzerConfig, Tokens};
 use calibration::Platt;
@@ -24,6 +25,9 @@ pub struct Model {
     pub analyzer: AnalyzerConfig,
     /// The selected features with their idf weights.
     pub features: FeatureSpace,
+    /// The semantic prior from word vectors (per-word projected scores),
+    /// when the model was trained with one.
+    pub semantic: Option<SemanticPrior>,
     /// One model per label, in output order.
     pub labels: Vec<LabelModel>,
     /// What the model was trained on.
@@ -174,6 +178,9 @@ impl Model {
     }
 }
 
+/// A word's summed semantic-prior share and the spans it occurs at.
+type WordShare = (String, f32, Vec<(usize, usize)>);
+
 /// Scores comments with a [`Model`], reusing buffers: no dense matrix and no
 /// allocation per comment once warmed up.
 #[derive(Debug)]
@@ -193,10 +200,36 @@ impl Scorer<'_> {
         self.vectorizer
             .vectorize_unordered(&self.model.features, &self.tokens, &mut self.row);
         out.probabilities.clear();
-        for label in &self.model.labels {
-            let z = self.row.dot(&label.linear.weights) + label.linear.intercept;
+        for (l, label) in self.model.labels.iter().enumerate() {
+            let z = self.row.dot(&label.linear.weights)
+                + label.linear.intercept
+                + self.semantic_score(l);
             out.probabilities.push(label.calibration.probability(z));
         }
+    }
+
+    /// The decision value of each label for `text` (before calibration).
+    pub fn decisions(&mut self, text: &str) -> Vec<f32> {
+        self.analyzer.analyze(text, &mut self.tokens);
+        self.vectorizer
+            .vectorize(&self.model.features, &self.tokens, &mut self.row);
+        (0..self.model.labels.len())
+            .map(|l| {
+                let label = &self.model.labels[l];
+                self.row.dot(&label.linear.weights)
+                    + label.linear.intercept
+                    + self.semantic_score(l)
+            })
+            .collect()
+    }
+
+    /// The semantic prior's share of label `l`'s decision value: the mean
+    /// projected score of the comment's words (0 without a prior).
+    fn semantic_score(&self, l: usize) -> f32 {
+        self.model
+            .semantic
+            .as_ref()
+            .map_or(0.0, |p| p.mean_score(l, self.vectorizer.lexicon_ids()))
     }
 
     /// Scores `text`.
@@ -253,6 +286,11 @@ impl Scorer<'_> {
                 *by_span.entry((h.first, h.last)).or_insert(0.0) += total / n.max(1) as f32;
             }
         }
+        // The semantic prior: each of the comment's known words adds its
+        // projected score divided by their number.
+        for (i, share) in self.semantic_shares(label) {
+            *by_span.entry((i, i)).or_insert(0.0) += share;
+        }
         let toks = self.tokens.tokens();
         let mut out: Vec<Contribution> = by_span
             .into_iter()
@@ -274,8 +312,34 @@ impl Scorer<'_> {
         out
     }
 
+    /// Each known word's share of the semantic prior's contribution to
+    /// label `label`, as `(token index, share)`, for the analysed tokens.
+    fn semantic_shares(&self, label: usize) -> Vec<(u32, f32)> {
+        let (Some(prior), Some(lexicon)) = (
+            &self.model.semantic,
+            self.model.features.ngrams.lexicon.as_deref(),
+        ) else {
+            return Vec::new();
+        };
+        let known: Vec<(u32, u32)> = self
+            .tokens
+            .tokens()
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind == crate::text::TokenKind::Word)
+            .filter_map(|(i, t)| lexicon.id(self.tokens.surface(t)).map(|id| (i as u32, id)))
+            .collect();
+        let n = known.len().max(1) as f32;
+        known
+            .into_iter()
+            .map(|(i, id)| (i, prior.score(label, id) / n))
+            .collect()
+    }
+
     /// The `top` features (stemmed n-grams) that raised label `label`'s
-    /// score most for `text`, with every byte span where each occurs.
+    /// score most for `text`, with every byte span where each occurs. The
+    /// semantic prior appears as one feature per distinct word, named
+    /// `~word` (the word's meaning, as the word vectors place it).
     pub fn explain(&mut self, text: &str, label: usize, top: usize) -> Vec<Contribution> {
         let Some(model) = self.model.labels.get(label) else {
             return Vec::new();
@@ -289,12 +353,43 @@ impl Scorer<'_> {
             .map(|(&c, &v)| (c, v * model.linear.weights[c as usize]))
             .filter(|&(_, w)| w > 0.0)
             .collect();
+        // Semantic-prior shares, summed per distinct word, as pseudo-columns
+        // after the real ones.
+        let n_columns = self.model.features.len() as u32;
+        let mut semantic: Vec<WordShare> = Vec::new();
+        for (i, share) in self.semantic_shares(label) {
+            let t = self.tokens.tokens()[i as usize];
+            let word = self.tokens.surface(&t).to_string();
+            let span = (t.start as usize, t.end as usize);
+            match semantic.iter_mut().find(|e| e.0 == word) {
+                Some(e) => {
+                    e.1 += share;
+                    e.2.push(span);
+                }
+                None => semantic.push((word, share, vec![span])),
+            }
+        }
+        contributions.extend(
+            semantic
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.1 > 0.0)
+                .map(|(k, e)| (n_columns + k as u32, e.1)),
+        );
         contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         contributions.truncate(top);
         let toks = self.tokens.tokens();
         contributions
             .into_iter()
             .map(|(column, weight)| {
+                if column >= n_columns {
+                    let (word, _, spans) = &semantic[(column - n_columns) as usize];
+                    return Contribution {
+                        term: format!("~{word}"),
+                        weight,
+                        spans: spans.clone(),
+                    };
+                }
                 let mut spans: Vec<(usize, usize)> = self
                     .hits
                     .iter()

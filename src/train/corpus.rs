@@ -7,8 +7,9 @@
 //! [`Vectorizer`], so a comment scored alone gets exactly its training row.
 
 use crate::features::hash::HashMap64;
-use crate::features::ngrams::{chargram_name, name_chargrams};
-use crate::features::vocabulary::weigh_counts;
+use crate::features::ngrams::{chargram_name, cluster_hash, name_chargrams};
+use crate::features::semantic::{WordVectors, word_ids};
+use crate::features::vocabulary::{BLOCKS, block, weigh_counts};
 use crate::features::{
     FeatureKind, FeatureSpace, FeatureStats, NgramConfig, NgramExtractor, SparseMatrix, SparseRow,
     Vectorizer, smooth_idf,
@@ -47,13 +48,16 @@ pub fn parallel_chunks<T: Sync, R: Send>(
     })
 }
 
-/// Every comment's distinct n-grams, with occurrence counts and kinds.
+/// Every comment's distinct n-grams, with occurrence counts and kinds, and
+/// (with word vectors) the vector ids of its words.
 #[derive(Debug, Default)]
 pub struct Analyzed {
     offsets: Vec<usize>,
     hashes: Vec<u64>,
     counts: Vec<u32>,
     kinds: Vec<FeatureKind>,
+    word_offsets: Vec<usize>,
+    word_ids: Vec<u32>,
 }
 
 impl Analyzed {
@@ -64,6 +68,18 @@ impl Analyzed {
         ngrams: &NgramConfig,
         threads: usize,
     ) -> Analyzed {
+        Self::with_vectors(texts, analyzer, ngrams, None, threads)
+    }
+
+    /// Like [`Analyzed::new`], also recording each comment's word ids in
+    /// `vectors` (for the semantic block, [`Analyzed::with_semantic_block`]).
+    pub fn with_vectors(
+        texts: &[&str],
+        analyzer: &AnalyzerConfig,
+        ngrams: &NgramConfig,
+        vectors: Option<&WordVectors>,
+        threads: usize,
+    ) -> Analyzed {
         let parts = parallel_chunks(texts, threads, |chunk| {
             let mut analyzer = Analyzer::new(analyzer.clone());
             let mut extractor = NgramExtractor::new(ngrams.clone());
@@ -71,10 +87,15 @@ impl Analyzed {
             let mut occ: Vec<(u64, FeatureKind)> = Vec::new();
             let mut part = Analyzed {
                 offsets: vec![0],
+                word_offsets: vec![0],
                 ..Analyzed::default()
             };
             for text in chunk {
                 analyzer.analyze(text, &mut tokens);
+                if let Some(v) = vectors {
+                    word_ids(&tokens, |w| v.id(w), &mut part.word_ids);
+                    part.word_offsets.push(part.word_ids.len());
+                }
                 occ.clear();
                 extractor.extract(&tokens, |o| occ.push((o.hash, o.kind)));
                 occ.sort_unstable_by_key(|o| o.0);
@@ -95,6 +116,7 @@ impl Analyzed {
         });
         let mut all = Analyzed {
             offsets: vec![0],
+            word_offsets: vec![0],
             ..Analyzed::default()
         };
         for p in parts {
@@ -103,8 +125,50 @@ impl Analyzed {
             all.counts.extend_from_slice(&p.counts);
             all.kinds.extend_from_slice(&p.kinds);
             all.offsets.extend(p.offsets[1..].iter().map(|o| o + base));
+            let base = all.word_ids.len();
+            all.word_ids.extend_from_slice(&p.word_ids);
+            all.word_offsets
+                .extend(p.word_offsets[1..].iter().map(|o| o + base));
         }
         all
+    }
+
+    /// `matrix` (the rows of comments `docs`) with the semantic block
+    /// appended: `vectors.dims()` more columns holding `weight` times the
+    /// mean unit vector of each comment's words ([`WordVectors::pool`]).
+    /// Needs [`Analyzed::with_vectors`] with the same vectors.
+    pub fn with_semantic_block(
+        &self,
+        matrix: &SparseMatrix,
+        docs: &[u32],
+        vectors: &WordVectors,
+        weight: f32,
+    ) -> SparseMatrix {
+        let base = matrix.ncols();
+        let dims = vectors.dims();
+        let mut out = SparseMatrix::new(base + dims);
+        let mut row = SparseRow::default();
+        let mut pooled = vec![0.0f32; dims];
+        for (r, &d) in docs.iter().enumerate() {
+            let (idx, val) = matrix.row(r);
+            row.clear();
+            row.indices.extend_from_slice(idx);
+            row.values.extend_from_slice(val);
+            let d = d as usize;
+            let ids = self
+                .word_offsets
+                .get(d + 1)
+                .map_or(&[][..], |&end| &self.word_ids[self.word_offsets[d]..end]);
+            if !ids.is_empty() {
+                vectors.pool(ids, weight, &mut pooled);
+                for (k, &v) in pooled.iter().enumerate() {
+                    row.indices.push((base + k) as u32);
+                    row.values.push(v);
+                }
+            }
+            out.push_row(&row);
+        }
+        out
     }
 
     /// Number of comments.
@@ -181,11 +245,11 @@ impl Analyzed {
             for &d in chunk {
                 let (h, c, k) = self.doc(d as usize);
                 columns.clear();
-                let mut unselected = [0u32; 2];
+                let mut unselected = [0u32; BLOCKS];
                 for ((&hash, &count), &kind) in h.iter().zip(c).zip(k) {
                     match space.column(hash) {
                         Some(col) => columns.push((col, count)),
-                        None => unselected[usize::from(kind == FeatureKind::CharGram)] += count,
+                        None => unselected[block(kind)] += count,
                     }
                 }
                 weigh_counts(space, &mut columns, unselected, &mut row);
@@ -209,13 +273,19 @@ pub fn name_features(
     analyzer: &AnalyzerConfig,
     threads: usize,
 ) {
+    // Cluster tokens are named below, not from the texts.
+    let from_text = space
+        .kinds
+        .iter()
+        .filter(|&&k| k != FeatureKind::Cluster)
+        .count();
     let parts = parallel_chunks(texts, threads, |chunk| {
         let mut analyzer = Analyzer::new(analyzer.clone());
         let mut extractor = NgramExtractor::new(space.ngrams.clone());
         let mut tokens = Tokens::new();
         let mut names: HashMap64<String> = HashMap64::default();
         for text in chunk {
-            if names.len() >= space.len() {
+            if names.len() >= from_text {
                 break;
             }
             analyzer.analyze(text, &mut tokens);
@@ -227,6 +297,17 @@ pub fn name_features(
     for n in parts {
         for (k, v) in n {
             names.entry(k).or_insert(v);
+        }
+    }
+    // Cluster tokens are named by their granularity and example words.
+    if let Some(lexicon) = space.ngrams.lexicon.as_deref() {
+        for (level, &k) in lexicon.levels.iter().enumerate() {
+            for c in 0..k as u16 {
+                let hash = cluster_hash(level, c);
+                if space.column(hash).is_some() {
+                    names.insert(hash, lexicon.cluster_name(level, c));
+                }
+            }
         }
     }
     space.names = space

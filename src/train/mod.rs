@@ -17,7 +17,9 @@ pub mod streaming;
 
 use crate::comment::Comment;
 use crate::error::{Error, Result};
+use crate::features::semantic::{SemanticConfig, SemanticPrior, WordVectors};
 use crate::features::{FeatureSpace, NgramConfig, SparseMatrix};
+use crate::features::{Lexicon, kmeans};
 use crate::metrics;
 use crate::model::calibration::Platt;
 use crate::model::logistic::{self, LinearWeights, LogisticSettings};
@@ -70,13 +72,35 @@ pub struct TrainConfig {
     /// `round(sqrt(negatives / positives))`, at least 1.
     pub positive_repeat: BTreeMap<String, u32>,
     /// Cross-validation folds (0 = none: identity calibration, threshold 0.5).
+    /// Ignored when `cv_by` is set.
     pub folds: u32,
+    /// Group cross-validation by this field of the comments (e.g. `source`):
+    /// one fold per distinct value, so every held-out fold is a group the
+    /// model never saw (leave-one-source-out). `None`: `folds` random folds.
+    pub cv_by: Option<String>,
     /// How thresholds are chosen.
     pub threshold: ThresholdRule,
     /// Seed for fold assignment.
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// Add the semantic block from pretrained word vectors (`None`: off).
+    pub semantic: Option<SemanticSettings>,
+}
+
+/// Where the word vectors of the semantic block come from and how much the
+/// block weighs (see [`crate::features::semantic`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemanticSettings {
+    /// GloVe-format vector file (`.gz` or plain text).
+    pub vectors: std::path::PathBuf,
+    /// Scale of the pooled vector against the unit-norm n-gram blocks.
+    pub weight: f32,
+    /// Words of the file kept, most frequent first.
+    pub max_words: usize,
+    /// Cluster counts of the cluster tokens, coarsest first (empty: none);
+    /// the block's weight is `ngrams.cluster_weight`.
+    pub clusters: Vec<usize>,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +113,8 @@ impl Default for TrainConfig {
                 char_ngrams: Some((2, 5)),
                 norm_unselected: true,
                 norm_per_block: true,
+                lexicon: None,
+                cluster_weight: 0.0,
             },
             min_df: 2,
             max_features: 20_000,
@@ -96,9 +122,11 @@ impl Default for TrainConfig {
             alphas: vec![0.1, 0.25, 0.5, 1.0],
             positive_repeat: BTreeMap::new(),
             folds: 3,
+            cv_by: None,
             threshold: ThresholdRule::MaxF1,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            semantic: None,
         }
     }
 }
@@ -129,10 +157,10 @@ impl TrainConfig {
         {
             return bad(format!("--alpha must be a finite number >= 0, not {a}"));
         }
-        if self.alpha_grid().len() > 1 && self.folds < 2 {
+        if self.alpha_grid().len() > 1 && self.folds < 2 && self.cv_by.is_none() {
             return bad("choosing among several --alpha values needs --cv 2 or more".into());
         }
-        if self.folds == 1 || self.folds > 20 {
+        if self.cv_by.is_none() && (self.folds == 1 || self.folds > 20) {
             return bad(format!(
                 "--cv must be 0 (off) or between 2 and 20, not {}",
                 self.folds
@@ -145,6 +173,20 @@ impl TrainConfig {
                 ));
             }
             _ => {}
+        }
+        if let Some(sem) = &self.semantic
+            && !(sem.weight.is_finite() && sem.weight >= 0.0 && sem.max_words > 0)
+        {
+            return bad(format!(
+                "--semantic-weight must be >= 0 and --vector-words at least 1, not {} and {}",
+                sem.weight, sem.max_words
+            ));
+        }
+        if !(self.ngrams.cluster_weight.is_finite() && self.ngrams.cluster_weight >= 0.0) {
+            return bad(format!(
+                "--cluster-weight must be a finite number >= 0, not {}",
+                self.ngrams.cluster_weight
+            ));
         }
         if let Some((l, _)) = self.positive_repeat.iter().find(|(_, r)| **r == 0) {
             return bad(format!("positive repeat for `{l}` must be at least 1"));
@@ -194,6 +236,9 @@ pub struct TrainReport {
     pub vectorize_seconds: f64,
     /// Seconds spent fitting (all labels and folds).
     pub fit_seconds: f64,
+    /// Names of the cross-validation folds when they are groups (`cv_by`),
+    /// in fold order; empty for random folds.
+    pub fold_names: Vec<String>,
 }
 
 /// Trains a model on `comments`.
@@ -240,7 +285,11 @@ pub fn train(
                 c[0], c[1]
             )));
         }
-        let needed = 2 * config.folds.max(1) as u64;
+        let needed = if config.cv_by.is_some() {
+            2
+        } else {
+            2 * config.folds.max(1) as u64
+        };
         if c[0] < needed || c[1] < needed {
             return Err(Error::Training(format!(
                 "label `{name}` has too few rows ({} positive, {} negative) for {}-fold \
@@ -268,23 +317,49 @@ pub fn train(
         .collect();
     // Analyse every comment once; every split then fits its own feature
     // selection and idf on its training rows only, so held-out scores are honest.
-    let analyzed = corpus::Analyzed::new(&texts, &config.analyzer, &config.ngrams, config.threads);
-    let fold_of: Vec<u32> = (0..comments.len() as u64)
-        .map(|r| {
-            (crate::features::hash::mix(r ^ config.seed.rotate_left(32))
-                % u64::from(config.folds.max(1))) as u32
-        })
-        .collect();
-    let mut splits = Vec::with_capacity(config.folds as usize);
-    for f in 0..config.folds {
+    let vectors = match &config.semantic {
+        Some(sem) => Some(WordVectors::load(&sem.vectors, sem.max_words)?),
+        None => None,
+    };
+    // The word table goes into the n-gram settings, so every split, the
+    // stored model and scoring look words up the same way.
+    let mut ngrams = config.ngrams.clone();
+    if let (Some(v), Some(sem)) = (&vectors, &config.semantic) {
+        ngrams.lexicon = Some(std::sync::Arc::new(build_lexicon(
+            v,
+            &sem.clusters,
+            config.seed,
+        )));
+    }
+    let config = &TrainConfig {
+        ngrams,
+        ..config.clone()
+    };
+    let semantic = vectors
+        .as_ref()
+        .zip(config.semantic.as_ref())
+        .filter(|(_, s)| s.weight > 0.0)
+        .map(|(v, s)| (v, s.weight));
+    let analyzed = corpus::Analyzed::with_vectors(
+        &texts,
+        &config.analyzer,
+        &config.ngrams,
+        semantic.map(|(v, _)| v),
+        config.threads,
+    );
+    let folds = assign_folds(comments, config)?;
+    let n_folds = folds.count();
+    let mut splits = Vec::with_capacity(n_folds as usize);
+    for f in 0..n_folds {
         splits.push(Split::build(
             &analyzed,
             &labels,
-            |r| fold_of[r] != f,
+            |r| folds.of[r] != f,
             config,
+            semantic,
         ));
     }
-    let mut full = Split::build(&analyzed, &labels, |_| true, config);
+    let mut full = Split::build(&analyzed, &labels, |_| true, config, semantic);
     // The per-comment n-grams are only needed to build the splits.
     drop(analyzed);
     if full.corpus.space.is_empty() {
@@ -322,11 +397,11 @@ pub fn train(
         .map(|l| labelled_rows(&full.labels, l, repeats[l]))
         .collect();
     for (rows, y) in &final_rows {
-        logistic::check_dense_fit(rows.len(), full.corpus.space.len(), y)?;
+        logistic::check_dense_fit(rows.len(), full.corpus.matrix.ncols(), y)?;
     }
     let mut label_order: Vec<usize> = (0..n_labels).collect();
     label_order.sort_by_key(|&l| std::cmp::Reverse(final_rows[l].0.len()));
-    let graph = FitGraph::new(n_labels, config.folds as usize);
+    let graph = FitGraph::new(n_labels, n_folds as usize);
     let total = graph.cv_tasks() + n_labels;
     let done = Mutex::new(0usize);
     let tick = |label: usize, fold: Option<u32>, roc_auc: Option<f64>| {
@@ -437,12 +512,32 @@ pub fn train(
     )?;
 
     let mut label_models = Vec::with_capacity(n_labels);
+    let n_space = full.corpus.space.len();
+    let mut dim_weights = Vec::with_capacity(n_labels);
     for l in 0..n_labels {
-        let (Some(linear), Some((cv, _))) = (take_slot(&finals[l]), take_slot(&outcomes[l])) else {
+        let (Some(mut linear), Some((cv, _))) = (take_slot(&finals[l]), take_slot(&outcomes[l]))
+        else {
             return Err(Error::Training("a final fit did not run".into()));
         };
-        label_models.push(finish_label(config, l, repeats[l], linear, cv));
+        // The semantic block's weights become per-word scores below.
+        dim_weights.push(linear.weights.split_off(n_space.min(linear.weights.len())));
+        label_models.push(finish_label(config, &folds, l, repeats[l], linear, cv));
     }
+    let semantic = semantic.zip(config.semantic.as_ref()).map(|((v, _), s)| {
+        let name = s.vectors.file_name().map_or_else(
+            || s.vectors.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        SemanticPrior::project(
+            SemanticConfig {
+                weight: s.weight,
+                max_words: s.max_words,
+                source: name,
+            },
+            v,
+            &dim_weights,
+        )
+    });
     let fit_seconds = fit_started.elapsed().as_secs_f64();
 
     let mut sources = BTreeMap::new();
@@ -452,9 +547,25 @@ pub fn train(
         }
     }
     let corpus = full.corpus;
+    let mut limitations = standard_limitations(&counts);
+    if let Some(lexicon) = corpus.space.ngrams.lexicon.as_deref() {
+        limitations.push(format!(
+            "Word-vector prior: the {} most frequent words of general English text (Wikipedia \
+             and newswire) carry word-cluster features{}. A word outside that list gets none, \
+             and the vectors carry their source's associations, which can pull an innocent \
+             comment towards the words it sits near.",
+            lexicon.len(),
+            if semantic.is_some() {
+                " and a per-word prior"
+            } else {
+                ""
+            }
+        ));
+    }
     let model = Model {
         analyzer: config.analyzer.clone(),
         features: corpus.space,
+        semantic,
         labels: label_models,
         training: TrainingSummary {
             data_files: data_files.to_vec(),
@@ -467,7 +578,7 @@ pub fn train(
             seed: config.seed,
         },
         evaluation: None,
-        limitations: standard_limitations(&counts),
+        limitations,
     };
     let features = model.features.len();
     Ok((
@@ -477,8 +588,103 @@ pub fn train(
             features,
             vectorize_seconds,
             fit_seconds,
+            fold_names: folds.names.clone(),
         },
     ))
+}
+
+/// The model's word table: the vectors' words with their clusters at every
+/// granularity of `levels` (hierarchical spherical k-means, seeded).
+pub fn build_lexicon(vectors: &WordVectors, levels: &[usize], seed: u64) -> Lexicon {
+    let ids = kmeans::hierarchical(vectors.data(), vectors.dims(), levels, seed);
+    Lexicon::new(
+        vectors.words().to_vec(),
+        levels.iter().map(|&k| k as u32).collect(),
+        &ids,
+    )
+}
+
+/// Which cross-validation fold each training row is held out in.
+#[derive(Debug, Clone)]
+pub struct Folds {
+    /// Fold of each row.
+    pub of: Vec<u32>,
+    /// Fold names: the group values with `cv_by`, else empty (random folds).
+    pub names: Vec<String>,
+    /// The field the folds are grouped by.
+    pub grouped_by: Option<String>,
+    count: u32,
+}
+
+impl Folds {
+    /// Number of folds (0 = no cross-validation).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// "3-fold" or "leave-one-`source`-out (9 groups)".
+    pub fn describe(&self) -> String {
+        match &self.grouped_by {
+            Some(field) => format!("leave-one-{field}-out ({} groups)", self.count),
+            None => format!("{}-fold", self.count),
+        }
+    }
+}
+
+/// Assigns every row to a fold: by a seeded hash of the row number into
+/// `config.folds` folds, or with `config.cv_by` one fold per distinct value
+/// of that field (in sorted order), so each fold holds out a whole group.
+pub fn assign_folds(comments: &[Comment], config: &TrainConfig) -> Result<Folds> {
+    let Some(field) = &config.cv_by else {
+        let k = config.folds;
+        let of = (0..comments.len() as u64)
+            .map(|r| {
+                (crate::features::hash::mix(r ^ config.seed.rotate_left(32)) % u64::from(k.max(1)))
+                    as u32
+            })
+            .collect();
+        return Ok(Folds {
+            of,
+            names: Vec::new(),
+            grouped_by: None,
+            count: k,
+        });
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (r, c) in comments.iter().enumerate() {
+        match c.fields.get(field) {
+            Some(v) if !v.is_empty() => names.push(v.clone()),
+            _ => {
+                return Err(Error::Training(format!(
+                    "--cv-by {field}: training record {} (id {}) has no `{field}` value",
+                    r + 1,
+                    c.id
+                )));
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    if names.len() < 2 || names.len() > 64 {
+        return Err(Error::Training(format!(
+            "--cv-by {field} needs between 2 and 64 distinct values, found {}",
+            names.len()
+        )));
+    }
+    let of = comments
+        .iter()
+        .map(|c| {
+            let v = c.fields.get(field).map_or("", String::as_str);
+            names.binary_search_by(|n| n.as_str().cmp(v)).unwrap_or(0) as u32
+        })
+        .collect();
+    let count = names.len() as u32;
+    Ok(Folds {
+        of,
+        names,
+        grouped_by: Some(field.clone()),
+        count,
+    })
 }
 
 /// What cross-validation found for one label.
@@ -522,10 +728,14 @@ fn project_weights(
     fold_space: &FeatureSpace,
     w: &LinearWeights,
 ) -> Vec<Option<f32>> {
+    // Columns past the n-gram space (the semantic block) are the same
+    // dimensions in every split.
+    let tail = w.weights.get(fold_space.len()..).unwrap_or_default();
     space
         .hashes
         .iter()
         .map(|&h| fold_space.column(h).map(|c| w.weights[c as usize]))
+        .chain(tail.iter().map(|&v| Some(v)))
         .collect()
 }
 
@@ -606,14 +816,20 @@ fn choose_alpha(alphas: &[f32], fits: &[Vec<FoldFit>]) -> CvOutcome {
     let mut best: Option<(f64, usize)> = None;
     let mut tried = Vec::new();
     for (a, &alpha) in alphas.iter().enumerate() {
+        // A fold with one class only (a held-out group without positives,
+        // say) has no ROC-AUC and does not vote.
         let aucs: Vec<f64> = fits
             .iter()
             .filter_map(|fold| fold.get(a))
-            .map(|r| r.roc_auc.unwrap_or(f64::NAN))
+            .filter_map(|r| r.roc_auc)
             .collect();
-        let mean = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
+        let mean = if aucs.is_empty() {
+            f64::NAN
+        } else {
+            aucs.iter().sum::<f64>() / aucs.len() as f64
+        };
         tried.push((alpha, mean));
-        if best.is_none_or(|(m, _)| mean > m) {
+        if best.is_none_or(|(m, _)| mean > m || (m.is_nan() && !mean.is_nan())) {
             best = Some((mean, a));
         }
     }
@@ -739,6 +955,7 @@ impl FitGraph {
 /// Calibrates, picks the threshold and assembles one label's model.
 fn finish_label(
     config: &TrainConfig,
+    folds: &Folds,
     l: usize,
     repeat: u32,
     linear: LinearWeights,
@@ -757,10 +974,10 @@ fn finish_label(
     } = cv;
     let (oof_z, oof_y) = (oof_z.as_slice(), oof_y.as_slice());
     let name = config.labels[l].clone();
-    let (calibration, threshold, rule, cross_validation) = if config.folds >= 2 {
+    let (calibration, threshold, rule, cross_validation) = if folds.count() >= 2 {
         let c = calibrate(oof_z, oof_y, config.threshold);
         let cv = CrossValidation {
-            folds: config.folds,
+            folds: folds.count(),
             alpha_roc_auc: alpha_cv,
             fold_roc_auc,
             roc_auc: c.roc_auc,
@@ -769,8 +986,9 @@ fn finish_label(
             recall: c.recall,
         };
         let rule = format!(
-            "{} on {}-fold out-of-fold predictions of the training data",
-            config.threshold, config.folds
+            "{} on {} out-of-fold predictions of the training data",
+            config.threshold,
+            folds.describe()
         );
         (c.calibration, c.threshold, rule, Some(cv))
     } else {
@@ -883,6 +1101,7 @@ impl Split {
         labels: &[Vec<Option<bool>>],
         in_training: impl Fn(usize) -> bool,
         config: &TrainConfig,
+        semantic: Option<(&WordVectors, f32)>,
     ) -> Split {
         let (mut tr_docs, mut tr_labels, mut ho_docs, mut ho_labels) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -895,7 +1114,7 @@ impl Split {
                 ho_labels.push(l.clone());
             }
         }
-        let corpus = analyzed.fit(
+        let mut corpus = analyzed.fit(
             &tr_docs,
             &tr_labels,
             &config.ngrams,
@@ -903,8 +1122,14 @@ impl Split {
             config.max_features,
             config.threads,
         );
+        if let Some((v, w)) = semantic {
+            corpus.matrix = analyzed.with_semantic_block(&corpus.matrix, &tr_docs, v, w);
+        }
         let held_out = (!ho_docs.is_empty()).then(|| {
-            let m = analyzed.rows(&corpus.space, &ho_docs, config.threads);
+            let mut m = analyzed.rows(&corpus.space, &ho_docs, config.threads);
+            if let Some((v, w)) = semantic {
+                m = analyzed.with_semantic_block(&m, &ho_docs, v, w);
+            }
             (m, ho_labels)
         });
         Split {

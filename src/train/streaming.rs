@@ -355,6 +355,13 @@ pub fn train_streaming(
 ) -> Result<(Model, TrainReport, StreamReport)> {
     config.validate()?;
     settings.validate()?;
+    if config.semantic.is_some() {
+        return Err(Error::Config(
+            "the streaming learner does not support the semantic block (--vectors); \
+             use the default logistic learner"
+                .into(),
+        ));
+    }
     if paths.is_empty() {
         return Err(Error::Config("no training data given".into()));
     }
@@ -733,6 +740,7 @@ pub fn train_streaming(
     let model = Model {
         analyzer: config.analyzer.clone(),
         features: space,
+        semantic: None,
         labels: label_models,
         training: TrainingSummary {
             data_files: file_names,
@@ -755,6 +763,7 @@ pub fn train_streaming(
             features,
             vectorize_seconds,
             fit_seconds,
+            fold_names: Vec::new(),
         },
         report,
     ))
