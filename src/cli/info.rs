@@ -24,6 +24,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         let card = serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION,
             "analyzer": model.analyzer,
+            "word_list_words": model.analyzer.known_words.as_ref().map(|l| l.len()),
             "ngrams": model.features.ngrams,
             "features": model.features.len(),
             "training": t,
@@ -67,6 +68,17 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             .char_ngrams
             .map_or("off".to_string(), |(a, b)| format!("{a}-{b}"))
     );
+    match &model.analyzer.known_words {
+        Some(list) if model.analyzer.deobfuscate => println!(
+            "word list: {} words from {} training comments; obfuscated words are read against it",
+            list.len(),
+            list.comments()
+        ),
+        _ => println!(
+            "word list: none (trained with --known-words 0 or --no-deobfuscate, or before word \
+             lists); obfuscated words the rules leave are not resolved"
+        ),
+    }
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
         println!("\nlabel `{}`: {}", l.name, l.definition);

@@ -755,6 +755,7 @@ pub fn train_streaming(
             features,
             vectorize_seconds,
             fit_seconds,
+            augmented_rows: 0,
         },
         report,
     ))
