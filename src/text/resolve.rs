@@ -420,6 +420,10 @@ fn masks_separate(chars: &[char]) -> bool {
     pieces >= 3 && short
 }
 
+/// One letter of a reading: the letter, and the first and last index of
+/// the characters it was read from.
+type Step = (char, u8, u8);
+
 /// The walk of all readings through the word list's trie.
 struct Search<'a> {
     known_words: &'a KnownWords,
@@ -430,9 +434,9 @@ struct Search<'a> {
     shown: usize,
     steps: u32,
     /// The reading being built: character, first and last source index.
-    path: Vec<(char, u8, u8)>,
+    path: Vec<Step>,
     /// Best so far: score, count and reading.
-    best: Option<(f64, u32, Vec<(char, u8, u8)>)>,
+    best: Option<(f64, u32, Vec<Step>)>,
     /// The word is only weakly obfuscated: its readings must be frequent.
     weak: bool,
     /// The word holds a mask: its readings have three letters or more.

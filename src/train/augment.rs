@@ -50,7 +50,7 @@ impl Augmentation {
             .filter(|&(row, _)| unit(mix(row as u64 ^ salt)) < self.rate)
             .filter_map(|(row, text)| {
                 let p = perturber.perturb(text, row as u64);
-                (p.words_changed > 0).then(|| (row as u32, p.text))
+                (p.words_changed > 0).then_some((row as u32, p.text))
             })
             .collect()
     }
