@@ -10,9 +10,11 @@
 //! Every other character of the comment is left as it is.
 //!
 //! How: each matching word is rewritten, with probability `rate`, by one
-//! [`Trick`] drawn uniformly from the enabled ones. The random stream of a row
-//! depends only on the seed and the row number, so the output is the same on
-//! every run and machine for the same seed, input and settings.
+//! [`Trick`] drawn uniformly from the enabled ones, or by two different ones
+//! in the same word with `tricks_per_word` 2 (`k1iiill`, `$t*pid`,
+//! `ｋ!ｌｌ`; see [`PerturbConfig::tricks_per_word`]). The random stream of a
+//! row depends only on the seed and the row number, so the output is the
+//! same on every run and machine for the same seed, input and settings.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -23,10 +25,13 @@ pub enum Trick {
     /// Leetspeak: some letters replaced by look-alike digits and symbols
     /// (`k1ll`, `$tup1d`); letters stay the majority.
     Leet,
+    /// Dense leetspeak: most leet-able letters replaced, several symbols per
+    /// word (`1d10t`, `$7up!d`, `k!11`).
+    DenseLeet,
     /// Letters separated by single spaces (`k i l l`).
     Spacing,
-    /// Pieces of one or two letters joined by `.`, `-` or `_` (`k.i.l.l`,
-    /// `st-u-pi-d`).
+    /// Pieces of one or two letters joined by `.`, `-`, `_` or `*`
+    /// (`k.i.l.l`, `st-u-pi-d`, `k*i*l*l`).
     Separators,
     /// One letter repeated to a run of three to five (`idiiiot`).
     Repeats,
@@ -37,40 +42,47 @@ pub enum Trick {
     ZeroWidth,
     /// The word written in full-width forms (`ｋｉｌｌ`).
     FullWidth,
-    /// One inner letter masked by `*` (`id*ot`). Not among the tricks the
-    /// analyzer undoes (a masked letter cannot be recovered); off by default,
-    /// used to show where the analyzer is weak.
+    /// One inner vowel (or, without one, an inner letter) masked by `*`
+    /// (`id*ot`, `k*ll`).
     Mask,
 }
 
 impl Trick {
-    /// Every trick, in a fixed order.
-    pub const ALL: [Trick; 8] = [
+    /// Every trick, in a fixed order: the order in which two tricks are
+    /// applied to one word (letters first, then how they are laid out).
+    pub const ALL: [Trick; 9] = [
         Trick::Leet,
+        Trick::DenseLeet,
+        Trick::Repeats,
+        Trick::Mask,
+        Trick::Homoglyphs,
         Trick::Spacing,
         Trick::Separators,
-        Trick::Repeats,
-        Trick::Homoglyphs,
         Trick::ZeroWidth,
         Trick::FullWidth,
-        Trick::Mask,
     ];
 
-    /// The tricks used by default: all but [`Trick::Mask`].
-    pub const DEFAULT: [Trick; 7] = [
-        Trick::Leet,
-        Trick::Spacing,
-        Trick::Separators,
-        Trick::Repeats,
-        Trick::Homoglyphs,
-        Trick::ZeroWidth,
-        Trick::FullWidth,
-    ];
+    /// The tricks used by default: all of them.
+    pub const DEFAULT: [Trick; 9] = Trick::ALL;
+
+    /// Position in [`Trick::ALL`].
+    pub fn index(self) -> usize {
+        Trick::ALL.iter().position(|&t| t == self).unwrap_or(0)
+    }
+
+    /// False for pairs that make no sense in one word: two leet tricks, or
+    /// letter spacing with separators.
+    pub fn combines_with(self, other: Trick) -> bool {
+        let leet = |t| matches!(t, Trick::Leet | Trick::DenseLeet);
+        let layout = |t| matches!(t, Trick::Spacing | Trick::Separators);
+        self != other && !(leet(self) && leet(other)) && !(layout(self) && layout(other))
+    }
 
     /// The trick's command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Trick::Leet => "leet",
+            Trick::DenseLeet => "dense-leet",
             Trick::Spacing => "spacing",
             Trick::Separators => "separators",
             Trick::Repeats => "repeats",
@@ -86,12 +98,15 @@ impl Trick {
         Trick::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Applies the trick to `word` (ASCII letters only). `None` when the
-    /// trick does not apply to a word this short or without suitable letters.
+    /// Applies the trick to `word` (ASCII letters, or the output of an
+    /// earlier trick: only letters are replaced, masked or repeated). `None`
+    /// when the trick does not apply to a word this short or without
+    /// suitable letters.
     pub fn apply(self, word: &str, rng: &mut SplitMix64) -> Option<String> {
         let chars: Vec<char> = word.chars().collect();
         match self {
             Trick::Leet => leet(&chars, rng),
+            Trick::DenseLeet => dense_leet(&chars, rng),
             Trick::Spacing => (chars.len() >= 3).then(|| join_chars(&chars, " ")),
             Trick::Separators => separators(&chars, rng),
             Trick::Repeats => repeats(&chars, rng),
@@ -213,6 +228,11 @@ pub struct PerturbConfig {
     pub rate: f64,
     /// Tricks to draw from (uniformly).
     pub tricks: Vec<Trick>,
+    /// Tricks applied to each rewritten word: 1, or 2 for two different
+    /// tricks that combine ([`Trick::combines_with`]), applied in the order
+    /// of [`Trick::ALL`]. A word gets one trick when no second one combines
+    /// with the first or applies to it.
+    pub tricks_per_word: u8,
 }
 
 impl Default for PerturbConfig {
@@ -221,6 +241,7 @@ impl Default for PerturbConfig {
             seed: 42,
             rate: 1.0,
             tricks: Trick::DEFAULT.to_vec(),
+            tricks_per_word: 1,
         }
     }
 }
@@ -230,15 +251,11 @@ impl Default for PerturbConfig {
 pub struct Perturbed {
     /// The rewritten text.
     pub text: String,
-    /// Words rewritten, per trick (indexed like [`Trick::ALL`]).
-    pub by_trick: [u32; 8],
-}
-
-impl Perturbed {
-    /// Words rewritten in all.
-    pub fn words_changed(&self) -> u32 {
-        self.by_trick.iter().sum()
-    }
+    /// Words rewritten.
+    pub words_changed: u32,
+    /// Tricks applied, per trick (indexed like [`Trick::ALL`]; a word with
+    /// two tricks counts under both).
+    pub by_trick: [u32; Trick::ALL.len()],
 }
 
 /// Rewrites listed words of comments; see the [module docs](self).
@@ -265,7 +282,8 @@ impl Perturber {
             self.config.seed ^ row.wrapping_mul(0xD6E8_FEB8_6659_FD93).rotate_left(17),
         );
         let mut out = String::with_capacity(text.len() + 16);
-        let mut by_trick = [0u32; 8];
+        let mut by_trick = [0u32; Trick::ALL.len()];
+        let mut words_changed = 0;
         let mut rest = text;
         while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic()) {
             out.push_str(&rest[..start]);
@@ -280,14 +298,16 @@ impl Perturber {
                 && self.words.matches(word)
                 && rng.unit() < self.config.rate
             {
-                let trick = self.config.tricks[rng.below(self.config.tricks.len())];
-                trick.apply(word, &mut rng).map(|w| (trick, w))
+                self.disguise(word, &mut rng)
             } else {
                 None
             };
             match rewritten {
-                Some((trick, w)) => {
-                    by_trick[Trick::ALL.iter().position(|&t| t == trick).unwrap_or(0)] += 1;
+                Some((tricks, w)) => {
+                    words_changed += 1;
+                    for t in tricks.into_iter().flatten() {
+                        by_trick[t.index()] += 1;
+                    }
                     out.push_str(&w);
                 }
                 None => out.push_str(word),
@@ -296,7 +316,39 @@ impl Perturber {
         out.push_str(rest);
         Perturbed {
             text: out,
+            words_changed,
             by_trick,
+        }
+    }
+
+    /// Draws the trick (or two) for one word and applies them.
+    fn disguise(&self, word: &str, rng: &mut SplitMix64) -> Option<([Option<Trick>; 2], String)> {
+        let tricks = &self.config.tricks;
+        let first = tricks[rng.below(tricks.len())];
+        let mut second = None;
+        if self.config.tricks_per_word >= 2 {
+            let partners: Vec<Trick> = tricks
+                .iter()
+                .copied()
+                .filter(|&t| t.combines_with(first))
+                .collect();
+            if !partners.is_empty() {
+                second = Some(partners[rng.below(partners.len())]);
+            }
+        }
+        let (a, b) = match second {
+            Some(t) if t.index() < first.index() => (t, Some(first)),
+            _ => (first, second),
+        };
+        let once = a.apply(word, rng);
+        match (once, b) {
+            (Some(w), Some(b)) => match b.apply(&w, rng) {
+                Some(twice) => Some(([Some(a), Some(b)], twice)),
+                None => Some(([Some(a), None], w)),
+            },
+            (Some(w), None) => Some(([Some(a), None], w)),
+            (None, Some(b)) => b.apply(word, rng).map(|w| ([Some(b), None], w)),
+            (None, None) => None,
         }
     }
 }
@@ -326,9 +378,44 @@ fn leet_options(c: char) -> &'static [char] {
     }
 }
 
+/// Substitutes used by dense leetspeak: those of [`leet_options`] plus `|`
+/// for `i`, `8` for `b` and `9` for `g`.
+fn dense_leet_options(c: char) -> &'static [char] {
+    match c.to_ascii_lowercase() {
+        'b' => &['8'],
+        'g' => &['9'],
+        'i' => &['1', '!', '|'],
+        _ => leet_options(c),
+    }
+}
+
+/// Most of the leet-able letters (at least two, and at least half)
+/// replaced, so that several symbols stand in one word; one letter always
+/// stays, so the word is still letters, digits and symbols mixed (`455`
+/// would be a number to any reader).
+fn dense_leet(chars: &[char], rng: &mut SplitMix64) -> Option<String> {
+    let letters = chars.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    let mut eligible: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_ascii_alphabetic() && !dense_leet_options(chars[i]).is_empty())
+        .collect();
+    let most = eligible.len().min(letters.saturating_sub(1));
+    if most < 2 || chars.len() < 3 {
+        return None;
+    }
+    let half = eligible.len().div_ceil(2).clamp(2, most);
+    let k = half + rng.below(most - half + 1);
+    let mut out = chars.to_vec();
+    for _ in 0..k {
+        let i = eligible.swap_remove(rng.below(eligible.len()));
+        let options = dense_leet_options(chars[i]);
+        out[i] = options[rng.below(options.len())];
+    }
+    Some(out.into_iter().collect())
+}
+
 fn leet(chars: &[char], rng: &mut SplitMix64) -> Option<String> {
     let mut eligible: Vec<usize> = (0..chars.len())
-        .filter(|&i| !leet_options(chars[i]).is_empty())
+        .filter(|&i| chars[i].is_ascii_alphabetic() && !leet_options(chars[i]).is_empty())
         .collect();
     // Letters stay the majority: at most (n - 1) / 2 substitutions.
     let cap = (chars.len().saturating_sub(1) / 2).min(eligible.len());
@@ -349,7 +436,7 @@ fn separators(chars: &[char], rng: &mut SplitMix64) -> Option<String> {
     if chars.len() < 3 {
         return None;
     }
-    let sep = ['.', '-', '_'][rng.below(3)];
+    let sep = ['.', '-', '_', '*'][rng.below(4)];
     // Pieces of one or two letters, at least one of them a single letter.
     let mut pieces: Vec<&[char]> = Vec::new();
     let mut i = 0;
@@ -379,11 +466,14 @@ fn repeats(chars: &[char], rng: &mut SplitMix64) -> Option<String> {
     let vowels: Vec<usize> = (0..chars.len())
         .filter(|&i| "aeiouyAEIOUY".contains(chars[i]))
         .collect();
-    let at = if vowels.is_empty() {
-        rng.below(chars.len())
-    } else {
-        vowels[rng.below(vowels.len())]
-    };
+    let letters: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_ascii_alphabetic())
+        .collect();
+    let pool = if vowels.is_empty() { &letters } else { &vowels };
+    if pool.is_empty() {
+        return None;
+    }
+    let at = pool[rng.below(pool.len())];
     let extra = 2 + rng.below(3);
     let mut out = String::with_capacity(chars.len() + extra);
     for (i, &c) in chars.iter().enumerate() {
@@ -476,7 +566,12 @@ fn mask(chars: &[char], rng: &mut SplitMix64) -> Option<String> {
     if chars.len() < 3 {
         return None;
     }
-    let inner: Vec<usize> = (1..chars.len() - 1).collect();
+    let inner: Vec<usize> = (1..chars.len() - 1)
+        .filter(|&i| chars[i].is_ascii_alphabetic())
+        .collect();
+    if inner.is_empty() {
+        return None;
+    }
     let vowels: Vec<usize> = inner
         .iter()
         .copied()
@@ -523,7 +618,7 @@ mod tests {
         assert!(out.text.ends_with(" on 1 May."));
         assert!(!out.text.contains("kill "));
         assert!(!out.text.contains("idiots"));
-        assert_eq!(out.words_changed(), 2);
+        assert_eq!(out.words_changed, 2);
     }
 
     #[test]
@@ -560,6 +655,54 @@ mod tests {
         assert!(homo.chars().any(|c| ('\u{400}'..='\u{52F}').contains(&c)));
         let masked = only(Trick::Mask).perturb(text, 1).text;
         assert_eq!(masked.chars().filter(|&c| c == '*').count(), 1);
+    }
+
+    #[test]
+    fn dense_leet_replaces_most_letters_but_keeps_one() {
+        let p = only(Trick::DenseLeet);
+        for row in 0..200 {
+            for word in ["idiot", "ass", "stupid", "bitches"] {
+                let out = p.perturb(word, row).text;
+                let letters = out.chars().filter(|c| c.is_ascii_alphabetic()).count();
+                let replaced = word.len() - letters;
+                assert!(letters >= 1, "{out}");
+                assert!(
+                    replaced >= 2 && replaced * 2 >= word.len() - 2,
+                    "{word} -> {out}"
+                );
+            }
+        }
+        // Too few leet-able letters: `fun` is left alone.
+        assert_eq!(p.perturb("fun", 0).text, "fun");
+    }
+
+    #[test]
+    fn two_tricks_per_word_combine_and_count_both() {
+        let p = Perturber::new(
+            WordList::builtin(),
+            PerturbConfig {
+                tricks_per_word: 2,
+                ..PerturbConfig::default()
+            },
+        );
+        let mut two = 0;
+        for row in 0..100 {
+            let out = p.perturb("kill the idiot", row);
+            assert_eq!(out.words_changed, 2);
+            let applied: u32 = out.by_trick.iter().sum();
+            assert!((2..=4).contains(&applied));
+            two += applied - 2;
+        }
+        assert!(two > 100, "most words got two tricks ({two})");
+        let pairs = [
+            (Trick::Leet, Trick::DenseLeet),
+            (Trick::Spacing, Trick::Separators),
+        ];
+        for (a, b) in pairs {
+            assert!(!a.combines_with(b) && !b.combines_with(a));
+        }
+        assert!(Trick::Mask.combines_with(Trick::Leet));
+        assert!(!Trick::Mask.combines_with(Trick::Mask));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Run more cases with `PROPTEST_CASES=20000 cargo test --test analyzer_props`.
 
-use moderate::text::{Analyzer, AnalyzerConfig, TokenKind, Tokens};
+use moderate::text::{Analyzer, AnalyzerConfig, KnownWords, TokenKind, Tokens};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -31,6 +31,24 @@ fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "\\PC{0,60}", obfuscated()]
 }
 
+/// A word list of words spelled with [`ALPHABET`]'s letters, so that word
+/// resolution has readings to find.
+fn known_words() -> KnownWords {
+    let words = [
+        "kill", "kills", "idiot", "toast", "less", "tail", "eat", "sit", "kite", "lot", "stole",
+        "tiki", "lake", "seat", "silk", "skate", "latte", "ate", "its", "task", "oil", "ski", "a",
+        "is", "it", "to", "so", "too", "still", "useless", "lose", "loose", "total", "title",
+    ];
+    KnownWords::from_counts(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.to_string(), 1 + i as u32 * 7))
+            .collect(),
+    )
+    .expect("a valid word list")
+}
+
 /// The analyzer settings worth varying.
 fn config() -> impl Strategy<Value = AnalyzerConfig> {
     (
@@ -39,14 +57,16 @@ fn config() -> impl Strategy<Value = AnalyzerConfig> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![Just(20_000usize), 0usize..64],
+        any::<bool>(),
     )
         .prop_map(
-            |(fold_confusables, stem, negation, deobfuscate, max_bytes)| AnalyzerConfig {
+            |(fold_confusables, stem, negation, deobfuscate, max_bytes, resolve)| AnalyzerConfig {
                 fold_confusables,
                 stem,
                 negation,
                 deobfuscate,
                 max_bytes,
+                known_words: resolve.then(known_words),
             },
         )
 }
@@ -123,8 +143,12 @@ proptest! {
     }
 
     #[test]
-    fn deobfuscated_tokens_cover_their_source(text in obfuscated()) {
-        let config = AnalyzerConfig { stem: false, ..AnalyzerConfig::default() };
+    fn deobfuscated_tokens_cover_their_source(text in obfuscated(), resolve in any::<bool>()) {
+        let config = AnalyzerConfig {
+            stem: false,
+            known_words: resolve.then(known_words),
+            ..AnalyzerConfig::default()
+        };
         let mut analyzer = Analyzer::new(config.clone());
         let (tokens, _) = run(&mut analyzer, &text);
         check_spans(&text, &config, &tokens);
@@ -144,7 +168,11 @@ proptest! {
     fn innocent_numbers_are_never_rewritten(n in 0u32..100_000, word in "[a-z]{3,8}") {
         // A number next to a word keeps its meaning: `_num_` or an untouched
         // number+suffix word.
-        let config = AnalyzerConfig { stem: false, ..AnalyzerConfig::default() };
+        let config = AnalyzerConfig {
+            stem: false,
+            known_words: Some(known_words()),
+            ..AnalyzerConfig::default()
+        };
         let mut analyzer = Analyzer::new(config);
         for text in [format!("{n} {word}"), format!("${n}"), format!("{word} {n}.{n}")] {
             let (tokens, _) = run(&mut analyzer, &text);

@@ -11,8 +11,10 @@ fn examples() -> Vec<moderate::Comment> {
     read_all(&path, &ReadOptions::default()).expect("examples parse")
 }
 
+/// Small settings, with the word list of the examples in the analyzer (as
+/// `train` builds it), so that word resolution takes part.
 fn config() -> TrainConfig {
-    TrainConfig {
+    let mut config = TrainConfig {
         min_df: 1,
         folds: 2,
         threads: 2,
@@ -24,7 +26,18 @@ fn config() -> TrainConfig {
             ..Default::default()
         },
         ..TrainConfig::default()
-    }
+    };
+    let comments = examples();
+    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    config.analyzer = config.analyzer_for(&texts);
+    assert!(
+        config
+            .analyzer
+            .known_words
+            .as_ref()
+            .is_some_and(|l| l.len() > 100)
+    );
+    config
 }
 
 #[test]

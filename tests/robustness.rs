@@ -221,3 +221,121 @@ fn skip_bad_in_eval_and_train_accounts_for_every_record() {
         "{stdout}"
     );
 }
+
+#[test]
+fn train_builds_a_word_list_and_trains_on_perturbed_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("aug.model");
+    let out = moderate()
+        .args([
+            "train",
+            "--min-df",
+            "1",
+            "--cv",
+            "2",
+            "--augment",
+            "1",
+            "--data",
+        ])
+        .arg(examples())
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stdout = String::from_utf8_lossy(&out);
+    assert!(
+        stdout.contains("perturbed copies (--augment 1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("word list: "), "{stdout}");
+    assert!(!stdout.contains("word list: none"), "{stdout}");
+    let info = moderate()
+        .args(["info", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&info).contains("training comments; obfuscated words"));
+
+    let plain = dir.path().join("plain.model");
+    moderate()
+        .args([
+            "train",
+            "--min-df",
+            "1",
+            "--cv",
+            "2",
+            "--known-words",
+            "0",
+            "--data",
+        ])
+        .arg(examples())
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("word list: none"));
+    for bad in [
+        &["--augment", "0"][..],
+        &["--augment", "1.5"],
+        &["--learner", "ftrl", "--augment", "0.5"],
+    ] {
+        moderate()
+            .args(["train", "--data"])
+            .arg(examples())
+            .arg("--out")
+            .arg(dir.path().join("x.model"))
+            .args(bad)
+            .assert()
+            .code(2);
+    }
+}
+
+#[test]
+fn perturb_new_tricks_and_two_tricks_per_word() {
+    let dense = String::from_utf8(perturb(&examples(), &["--tricks", "dense-leet"])).unwrap();
+    assert!(
+        dense
+            .chars()
+            .filter(|c| "0134579@$!|8".contains(*c))
+            .count()
+            > 100
+    );
+    let out = moderate()
+        .arg("perturb")
+        .arg(examples())
+        .args(["--tricks-per-word", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // More tricks than words: most words got two.
+    let words: u64 = stderr
+        .split("changed; ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let tricks: u64 = stderr
+        .split("(tricks: ")
+        .nth(1)
+        .unwrap()
+        .trim_end()
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|t| t.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(tricks > words * 3 / 2, "{stderr}");
+    moderate()
+        .arg("perturb")
+        .arg(examples())
+        .args(["--tricks-per-word", "3"])
+        .assert()
+        .code(2);
+}

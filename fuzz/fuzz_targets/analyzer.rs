@@ -6,12 +6,22 @@
 
 use libfuzzer_sys::fuzz_target;
 use moderate::model::Model;
-use moderate::text::{Analyzer, AnalyzerConfig, Tokens};
+use moderate::text::{Analyzer, AnalyzerConfig, KnownWords, Tokens};
 use std::sync::OnceLock;
 
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| moderate::default_model().expect("default model loads"))
+}
+
+/// The default model's word list, or a small one when it has none, so that
+/// word resolution is fuzzed either way.
+fn known_words() -> KnownWords {
+    model().analyzer.known_words.clone().unwrap_or_else(|| {
+        let words = ["kill", "idiot", "stupid", "shit", "fuck", "hate", "the", "so", "loser"];
+        KnownWords::from_counts(words.iter().map(|w| (w.to_string(), 10)).collect())
+            .expect("a valid word list")
+    })
 }
 
 fn check(text: &str, config: AnalyzerConfig) {
@@ -50,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
             negation: flags & 4 != 0,
             deobfuscate: flags & 8 == 0,
             max_bytes: if flags & 16 != 0 { 64 } else { 20_000 },
+            known_words: (flags & 32 == 0).then(known_words),
         },
     );
     let mut scorer = model().scorer();

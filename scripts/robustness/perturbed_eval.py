@@ -2,17 +2,20 @@
 """Robustness to deliberate misspelling: ROC-AUC on clean dev vs perturbed dev.
 
 1. `moderate perturb` writes perturbed copies of the dev file (seeded): one with
-   every listed trick mixed (the headline), one per trick, and one with `mask`
-   (a trick the analyzer does not undo, to show where it is weak).
+   every trick mixed (the headline), one per trick, and one with two tricks in
+   every rewritten word (`--tricks-per-word 2`, all tricks).
 2. `moderate eval --json` scores the clean and perturbed files with each model
    given (default: the built-in model).
 3. `scripts/baselines/sklearn_baseline.py --also-eval` fits each scikit-learn
    pipeline once on train and scores the same files.
-4. A markdown table of ROC-AUC and the drop against clean dev is printed.
+4. Two markdown tables are printed: ROC-AUC with the drop against clean dev,
+   and the drops alone, with each moderate model's worst drop against the
+   0.01 target.
 
 Usage (from the repository root, after `cargo build --release`):
   python3 scripts/robustness/perturbed_eval.py
   python3 scripts/robustness/perturbed_eval.py --model plain=/tmp/plain.model --sklearn word
+  python3 scripts/robustness/perturbed_eval.py --no-default-model --model new=/tmp/new.model
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LABELS = ("abusive", "violent")
-TRICKS = ("leet", "spacing", "separators", "repeats", "homoglyphs", "zero-width", "full-width", "mask")
+TRICKS = ("leet", "dense-leet", "repeats", "mask", "homoglyphs", "spacing", "separators",
+          "zero-width", "full-width")
+TARGET_DROP = 0.01
 
 
 def run(cmd: list[str]) -> str:
@@ -42,6 +47,8 @@ def main() -> int:
     parser.add_argument("--train", type=Path, default=REPO_ROOT / ".." / "shared/data/train.csv")
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="a moderate model to measure besides the built-in one")
+    parser.add_argument("--no-default-model", action="store_true",
+                        help="do not measure the built-in model")
     parser.add_argument("--sklearn", default="word,wordchar",
                         help="comma-separated scikit-learn pipelines ('' for none)")
     parser.add_argument("--seed", type=int, default=42)
@@ -51,17 +58,17 @@ def main() -> int:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {"clean": args.dev.resolve()}
-    variants = [("mixed (all but mask)", None)] + [(t, t) for t in TRICKS]
-    for name, trick in variants:
-        path = args.out_dir / f"dev_{(trick or 'mixed')}.csv"
-        cmd = [args.moderate, "perturb", str(args.dev), "--out", str(path), "--seed", str(args.seed)]
-        if trick:
-            cmd += ["--tricks", trick]
-        run(cmd)
+    variants = [("all tricks mixed", "mixed", [])] + [(t, t, ["--tricks", t]) for t in TRICKS] + [
+        ("two tricks per word", "two", ["--tricks-per-word", "2"])]
+    for name, stem, extra in variants:
+        path = args.out_dir / f"dev_{stem}.csv"
+        run([args.moderate, "perturb", str(args.dev), "--out", str(path), "--seed", str(args.seed),
+             *extra])
         files[name] = path
 
     systems: dict[str, dict[str, dict[str, float]]] = {}
-    models = [("moderate (default model)", None)] + [
+    models = [] if args.no_default_model else [("moderate (default model)", None)]
+    models += [
         (f"moderate ({spec.split('=', 1)[0]})", spec.split("=", 1)[1]) for spec in args.model
     ]
     for system, model in models:
@@ -97,6 +104,24 @@ def main() -> int:
                 cells.append(f"{auc:.4f}" if name == "clean" else f"{auc:.4f} (−{drop:.4f})"
                              if drop >= 0 else f"{auc:.4f} (+{-drop:.4f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
+
+    print()
+    print("| ROC-AUC drop | " + " | ".join(f"{s} {l}" for s in systems for l in LABELS) + " |")
+    print("|" + "---|" * (1 + len(systems) * len(LABELS)))
+    for name in files:
+        if name == "clean":
+            continue
+        cells = [f"{figures['clean'][l] - figures[name][l]:+.4f}"
+                 for figures in systems.values() for l in LABELS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    for system, figures in systems.items():
+        if not system.startswith("moderate"):
+            continue
+        worst = max((figures["clean"][l] - figures[n][l], n, l)
+                    for n in files if n != "clean" for l in LABELS)
+        verdict = "meets" if worst[0] <= TARGET_DROP else "misses"
+        print(f"\n{system}: worst drop {worst[0]:.4f} ({worst[1]}, {worst[2]}); "
+              f"{verdict} the {TARGET_DROP} target", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(systems, indent=2))
     return 0

@@ -49,6 +49,17 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             .char_ngrams
             .map_or("off".to_string(), |(a, b)| format!("{a}-{b}"))
     );
+    match &model.analyzer.known_words {
+        Some(list) if model.analyzer.deobfuscate => println!(
+            "word list: {} words from {} training comments; obfuscated words are read against it",
+            list.len(),
+            list.comments()
+        ),
+        _ => println!(
+            "word list: none (trained with --known-words 0 or --no-deobfuscate, or before word \
+             lists); obfuscated words the rules leave are not resolved"
+        ),
+    }
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
         println!("\nlabel `{}`: {}", l.name, l.definition);

@@ -26,11 +26,14 @@ pub struct PerturbArgs {
     /// Probability that a listed word is rewritten.
     #[arg(long, default_value_t = 1.0, value_name = "P")]
     pub rate: f64,
-    /// Tricks to draw from, comma-separated: leet, spacing, separators,
-    /// repeats, homoglyphs, zero-width, full-width, mask
-    /// (default: all but mask).
+    /// Tricks to draw from, comma-separated: leet, dense-leet, repeats, mask,
+    /// homoglyphs, spacing, separators, zero-width, full-width (default: all).
     #[arg(long, value_delimiter = ',', value_name = "TRICK,...")]
     pub tricks: Vec<String>,
+    /// Tricks per rewritten word: 1, or 2 for two different tricks in the
+    /// same word (`k1iiill`, `$t*pid`), drawn from --tricks.
+    #[arg(long, default_value_t = 1, value_name = "1|2")]
+    pub tricks_per_word: u8,
     /// Words to disguise, one per line (default: data/obfuscation_words.txt,
     /// built in).
     #[arg(long, value_name = "FILE")]
@@ -48,15 +51,17 @@ pub struct PerturbArgs {
 struct Tally {
     records: u64,
     changed: u64,
-    by_trick: [u64; 8],
+    words: u64,
+    by_trick: [u64; Trick::ALL.len()],
 }
 
 impl Tally {
     fn add(&mut self, perturbed: &crate::perturb::Perturbed) {
         self.records += 1;
-        if perturbed.words_changed() > 0 {
+        if perturbed.words_changed > 0 {
             self.changed += 1;
         }
+        self.words += u64::from(perturbed.words_changed);
         for (total, n) in self.by_trick.iter_mut().zip(perturbed.by_trick) {
             *total += u64::from(n);
         }
@@ -68,6 +73,13 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
     let tricks = parse_tricks(&args.tricks)?;
     if !(0.0..=1.0).contains(&args.rate) {
         return Err(UsageError(format!("--rate {}: must be in [0, 1]", args.rate)).into());
+    }
+    if !(1..=2).contains(&args.tricks_per_word) {
+        return Err(UsageError(format!(
+            "--tricks-per-word {}: must be 1 or 2",
+            args.tricks_per_word
+        ))
+        .into());
     }
     let words = match &args.words {
         Some(path) => WordList::parse(
@@ -82,6 +94,7 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
             seed: args.seed,
             rate: args.rate,
             tricks,
+            tricks_per_word: args.tricks_per_word,
         },
     );
     let format = args
@@ -114,14 +127,15 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
         .map(|(t, n)| format!("{t} {n}"))
         .collect();
     eprintln!(
-        "perturb: {} records read, {} written, {} changed; words rewritten: {}",
+        "perturb: {} records read, {} written, {} changed; {} words rewritten{}",
         tally.records,
         tally.records,
         tally.changed,
+        tally.words,
         if tricks.is_empty() {
-            "none".to_string()
+            String::new()
         } else {
-            tricks.join(", ")
+            format!(" (tricks: {})", tricks.join(", "))
         }
     );
     Ok(ExitCode::SUCCESS)

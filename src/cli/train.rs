@@ -5,6 +5,7 @@ use crate::features::NgramConfig;
 use crate::io::CommentReader;
 use crate::model::ftrl::FtrlSettings;
 use crate::model::logistic::LogisticSettings;
+use crate::train::augment::Augmentation;
 use crate::train::streaming::{StreamingSettings, train_streaming};
 use crate::train::{Progress, ThresholdRule, TrainConfig};
 use anyhow::{Context, Result};
@@ -132,6 +133,20 @@ pub struct TrainArgs {
     /// measuring what de-obfuscation buys.
     #[arg(long)]
     pub no_deobfuscate: bool,
+    /// Most words in the model's word list, against which obfuscated words
+    /// the de-obfuscation rules leave unknown are resolved (`k!11`,
+    /// `st*pid`, `idiooot`); 0 ships no list and resolves nothing. Not used
+    /// by `--learner ftrl` (its models ship no list).
+    #[arg(long = "known-words", default_value_t = crate::train::DEFAULT_KNOWN_WORDS, value_name = "N")]
+    pub known_words_max: usize,
+    /// Also train on perturbed copies of this share of the training
+    /// comments: their listed words disguised by every trick of `moderate
+    /// perturb` (copies only ever train; never held out in cross-validation).
+    #[arg(long, value_name = "P")]
+    pub augment: Option<f64>,
+    /// Seed of the perturbed copies (`--augment`).
+    #[arg(long, default_value_t = 7, value_name = "SEED")]
+    pub augment_seed: u64,
     /// Start linfa from zero instead of from the sparse pre-solve (slower;
     /// for checking that both reach the same model).
     #[arg(long)]
@@ -413,6 +428,10 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
                 max_words: args.vector_words,
                 clusters: args.clusters.0.clone(),
             }),
+        known_words_max: args.known_words_max,
+        augment: args
+            .augment
+            .map(|rate| Augmentation::with_all_tricks(rate, args.augment_seed)),
     }
 }
 
@@ -443,6 +462,14 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         return Err(UsageError(
             "--alpha and --no-presolve are logistic-learner options; the ftrl learner takes \
              --ftrl-alpha, --ftrl-beta, --ftrl-l1 and --ftrl-l2"
+                .into(),
+        )
+        .into());
+    }
+    if args.augment.is_some() {
+        return Err(UsageError(
+            "--augment is a logistic-learner option: the ftrl learner streams its input and \
+             makes no copies"
                 .into(),
         )
         .into());
@@ -650,10 +677,26 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
 
     println!(
-        "trained on {} comments from {}",
+        "trained on {} comments from {}{}",
         comments.len(),
-        file_names.join(", ")
+        file_names.join(", "),
+        if report.augmented_rows > 0 {
+            format!(
+                " and {} perturbed copies (--augment {})",
+                report.augmented_rows,
+                args.augment.unwrap_or_default()
+            )
+        } else {
+            String::new()
+        }
     );
+    match &model.analyzer.known_words {
+        Some(known_words) => println!(
+            "word list: {} words (for resolving obfuscated words)",
+            known_words.len()
+        ),
+        None => println!("word list: none (obfuscated words are not resolved)"),
+    }
     bad.finish()?;
     if bad.skipping() || bad.rejected > 0 {
         println!(

@@ -6,8 +6,15 @@
 //! 8       4     format version (u32, little-endian)
 //! 12      8     payload length in bytes (u64, little-endian)
 //! 20      8     FNV-1a 64 checksum of the payload (u64, little-endian)
-//! 28      n     payload: bincode (varint) encoding of [`Model`]
+//! 28      n     payload: bincode (varint) encoding of [`Model`], then,
+//!               when the model has one, of its word list ([`KnownWords`])
 //! ```
+//!
+//! The word list ([`AnalyzerConfig::known_words`](crate::text::AnalyzerConfig::known_words)) is an optional section
+//! after the model, so that the model's own encoding is unchanged: a file
+//! without one (every file written before word lists existed) loads with
+//! word resolution off. (A build older than word lists refuses a file that
+//! has one, as a damaged payload.)
 //!
 //! Loading checks each field before trusting the next: a file of another
 //! format version, a truncated or damaged file, or a payload that decodes to
@@ -18,6 +25,7 @@
 
 use super::Model;
 use crate::error::{Error, Result};
+use crate::text::KnownWords;
 use bincode::Options;
 use std::io::Write;
 use std::path::Path;
@@ -45,9 +53,13 @@ fn codec() -> impl Options {
 
 /// Serialises `model` into the file format.
 pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
-    let payload = codec()
-        .serialize(model)
-        .map_err(|e| Error::Training(format!("cannot serialise model: {e}")))?;
+    let fail = |e: bincode::Error| Error::Training(format!("cannot serialise model: {e}"));
+    let mut payload = codec().serialize(model).map_err(fail)?;
+    if let Some(known_words) = &model.analyzer.known_words {
+        codec()
+            .serialize_into(&mut payload, known_words)
+            .map_err(fail)?;
+    }
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -114,9 +126,23 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
     if checksum(payload) != stored_sum {
         return Err(fail("checksum mismatch: the file is damaged".into()));
     }
+    let mut rest = payload;
     let mut model: Model = codec()
-        .deserialize(payload)
+        .deserialize_from(&mut rest)
         .map_err(|e| fail(format!("cannot decode model: {e}")))?;
+    if !rest.is_empty() {
+        model.analyzer.known_words = Some(
+            codec()
+                .deserialize_from::<_, KnownWords>(&mut rest)
+                .map_err(|e| fail(format!("cannot decode the word list: {e}")))?,
+        );
+    }
+    if !rest.is_empty() {
+        return Err(fail(format!(
+            "{} unexpected bytes after the word list",
+            rest.len()
+        )));
+    }
     model.features.rebuild_index();
     if let Some(lexicon) = model.features.ngrams.lexicon.as_mut() {
         // Freshly decoded, so the only reference.
@@ -170,4 +196,159 @@ fn validate(model: &Model) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{FeatureKind, FeatureSpace, NgramConfig};
+    use crate::model::calibration::Platt;
+    use crate::model::logistic::{LinearWeights, LogisticSettings};
+    use crate::model::{LabelModel, TrainingSummary};
+    use crate::text::{Analyzer, AnalyzerConfig, Tokens};
+
+    fn tiny_model(known_words: Option<KnownWords>) -> Model {
+        Model {
+            analyzer: AnalyzerConfig {
+                known_words,
+                ..AnalyzerConfig::default()
+            },
+            features: FeatureSpace::new(
+                NgramConfig::default(),
+                vec![11, 22],
+                vec!["kill".into(), "idiot".into()],
+                vec![FeatureKind::Unigram, FeatureKind::Unigram],
+                vec![1.5, 2.0],
+                3.0,
+            ),
+            labels: vec![LabelModel {
+                name: "abusive".into(),
+                definition: "abuse".into(),
+                linear: LinearWeights {
+                    weights: vec![0.5, -0.25],
+                    intercept: 0.1,
+                },
+                calibration: Platt::default(),
+                threshold: 0.5,
+                threshold_rule: "fixed".into(),
+                settings: LogisticSettings::default(),
+                positive_repeat: 1,
+                cross_validation: None,
+            }],
+            training: TrainingSummary::default(),
+            evaluation: None,
+            limitations: Vec::new(),
+        }
+    }
+
+    fn known_words() -> KnownWords {
+        KnownWords::from_counts(vec![("kill".into(), 40), ("idiot".into(), 30)])
+            .unwrap()
+            .with_comments(100)
+    }
+
+    /// A file of `version` around `payload`, with a correct checksum.
+    fn file(version: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&checksum(payload).to_le_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn tokens(model: &Model, text: &str) -> Vec<String> {
+        let mut analyzer = Analyzer::new(model.analyzer.clone());
+        let mut t = Tokens::new();
+        analyzer.analyze(text, &mut t);
+        t.iter().map(|(s, _)| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_word_list_round_trips_after_the_model() {
+        let model = tiny_model(Some(known_words()));
+        let bytes = to_bytes(&model).unwrap();
+        assert_eq!(&bytes[8..12], &FORMAT_VERSION.to_le_bytes());
+        let back = load_bytes(&bytes, Path::new("m")).unwrap();
+        assert_eq!(back, model);
+        let list = back.analyzer.known_words.as_ref().unwrap();
+        assert_eq!(list.count("kill"), Some(40));
+        assert_eq!(list.comments(), 100);
+        assert_eq!(tokens(&back, "k!11 the 1d!0t"), ["kill", "the", "idiot"]);
+        // Without a word list the payload is the model alone.
+        let plain = tiny_model(None);
+        let plain_bytes = to_bytes(&plain).unwrap();
+        assert_eq!(
+            &plain_bytes[HEADER_LEN..],
+            &codec().serialize(&plain).unwrap()[..]
+        );
+        let back = load_bytes(&plain_bytes, Path::new("m")).unwrap();
+        assert_eq!(back.analyzer.known_words, None);
+    }
+
+    #[test]
+    fn a_file_without_a_word_list_loads_with_resolution_off() {
+        // A file written before word lists: the model alone.
+        let model = tiny_model(Some(known_words()));
+        let payload = codec().serialize(&model).unwrap();
+        let back = load_bytes(&file(FORMAT_VERSION, &payload), Path::new("old.model")).unwrap();
+        assert_eq!(back.analyzer.known_words, None);
+        assert_eq!(back.features, model.features);
+        assert_eq!(tokens(&back, "k!11"), ["k", "_num_"]);
+    }
+
+    #[test]
+    fn other_versions_and_damaged_word_lists_are_refused() {
+        let model = tiny_model(Some(known_words()));
+        let good = to_bytes(&model).unwrap();
+        let payload = &good[HEADER_LEN..];
+        for version in [1u32, FORMAT_VERSION + 1, 99] {
+            let err = load_bytes(&file(version, payload), Path::new("x.model"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("format version {version}")) && err.contains("retrain"),
+                "{err}"
+            );
+        }
+        // A word list cut short.
+        let err = load_bytes(
+            &file(FORMAT_VERSION, &payload[..payload.len() - 3]),
+            Path::new("x.model"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot decode the word list"), "{err}");
+        // Trailing bytes after the word list.
+        let mut longer = payload.to_vec();
+        longer.push(0);
+        let err = load_bytes(&file(FORMAT_VERSION, &longer), Path::new("x.model"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 unexpected bytes after the word list"),
+            "{err}"
+        );
+        // An unsorted word list (valid checksum): refused by its own check.
+        let mut bad = codec().serialize(&model).unwrap();
+        #[derive(serde::Serialize)]
+        struct Stored<'a> {
+            words: &'a str,
+            counts: Vec<u32>,
+            comments: u32,
+        }
+        let unsorted = Stored {
+            words: "kill\nidiot",
+            counts: vec![1, 1],
+            comments: 2,
+        };
+        codec().serialize_into(&mut bad, &unsorted).unwrap();
+        let err = load_bytes(&file(FORMAT_VERSION, &bad), Path::new("x.model"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("word list") && err.contains("not sorted"),
+            "{err}"
+        );
+    }
 }

@@ -410,7 +410,7 @@ fn scan_chunk(chars: &[NormChar], i: usize) -> (usize, bool) {
 
 /// True for a chunk that must not be touched: it holds a URL, an e-mail
 /// address or an @mention (other than the leet `@` + one or two letters).
-fn is_verbatim(chunk: &[NormChar]) -> bool {
+pub(crate) fn is_verbatim(chunk: &[NormChar]) -> bool {
     let n = chunk.len();
     for k in 0..n {
         let c = chunk[k].ch;
@@ -489,7 +489,7 @@ fn is_tld(chars: &[NormChar]) -> bool {
 
 /// True when the original text of `c` starts with a character for which
 /// `test` holds (used to read the letter case that normalisation removed).
-fn is_original(text: &str, c: &NormChar, test: fn(char) -> bool) -> bool {
+pub(crate) fn is_original(text: &str, c: &NormChar, test: fn(char) -> bool) -> bool {
     text.get(c.start as usize..c.end as usize)
         .and_then(|s| s.chars().next())
         .is_some_and(test)

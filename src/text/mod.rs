@@ -4,16 +4,22 @@
 //! Stages, one file each, chained here in one place:
 //! [`normalize`] (entities, invisible characters, NFKD, case, homoglyphs) ->
 //! [`deobfuscate`] (letter spacing, separators inside words, leetspeak; optional) ->
+//! [`respell`] (obfuscated words the rules leave unknown, read against the
+//! model's [`KnownWords`] by [`resolve`]; when the model has one) ->
 //! [`tokenize`] (words, numbers, URLs, mentions, emoji, with spans) ->
 //! [`stem`] (Snowball English, cached) -> optional negation marking.
 
 pub mod deobfuscate;
+pub mod known_words;
 pub mod normalize;
+pub mod resolve;
+pub mod respell;
 pub mod stem;
 pub mod tokenize;
 
 use serde::{Deserialize, Serialize};
 
+pub use known_words::KnownWords;
 pub use normalize::NormChar;
 pub use tokenize::{RepeatRule, Token, TokenKind, Tokens};
 
@@ -36,6 +42,12 @@ pub struct AnalyzerConfig {
     /// [`deobfuscate`]) and cut drawn-out letters with [`RepeatRule::English`]
     /// instead of [`RepeatRule::CutToTwo`].
     pub deobfuscate: bool,
+    /// The model's word list: with it (and `deobfuscate`), obfuscated words
+    /// the rules leave unknown are read against it ([`respell`]). Built by
+    /// `train`; stored in its own section of the model file, so
+    /// it is not part of this struct's serde form (and not of `info --json`).
+    #[serde(skip)]
+    pub known_words: Option<KnownWords>,
 }
 
 impl Default for AnalyzerConfig {
@@ -46,6 +58,7 @@ impl Default for AnalyzerConfig {
             negation: false,
             max_bytes: 20_000,
             deobfuscate: true,
+            known_words: None,
         }
     }
 }
@@ -58,6 +71,7 @@ pub struct Analyzer {
     /// De-obfuscated characters (when `config.deobfuscate`).
     clean: Vec<NormChar>,
     deobfuscator: deobfuscate::Deobfuscator,
+    respeller: respell::Respeller,
     stemmer: stem::CachedStemmer,
     scratch: String,
 }
@@ -77,6 +91,7 @@ impl Analyzer {
             chars: Vec::new(),
             clean: Vec::new(),
             deobfuscator: deobfuscate::Deobfuscator::new(),
+            respeller: respell::Respeller::new(),
             stemmer: stem::CachedStemmer::new(),
             scratch: String::new(),
         }
@@ -99,6 +114,10 @@ impl Analyzer {
                 &mut self.chars,
                 &mut self.clean,
             );
+            if let Some(known_words) = &self.config.known_words {
+                self.respeller
+                    .run(known_words, text, &self.chars, &mut self.clean);
+            }
             tokenize::tokenize_with(&self.clean, RepeatRule::English, out);
         } else {
             tokenize::tokenize_into(&self.chars, out);

@@ -158,6 +158,12 @@ impl RepeatRule {
     }
 }
 
+/// True for letters that rarely appear doubled in English words (a drawn-out
+/// run of them stands for one).
+pub fn is_rarely_doubled(c: char) -> bool {
+    RARELY_DOUBLED.contains(&c)
+}
+
 /// Letters that rarely appear doubled in English words.
 /// (`k` and `x` are left out: `kkk` and `xxx` are words of their own.)
 const RARELY_DOUBLED: [char; 9] = ['a', 'h', 'i', 'j', 'q', 'u', 'v', 'w', 'y'];
@@ -217,6 +223,17 @@ pub fn tokenize_with(chars: &[NormChar], repeats: RepeatRule, out: &mut Tokens) 
             i += 1;
         }
     }
+}
+
+/// The text of the one word token `chars` make, written into `word`
+/// (cleared first); false when they make no token, several tokens or a
+/// number.
+pub fn single_word(chars: &[NormChar], repeats: RepeatRule, word: &mut String) -> bool {
+    word.clear();
+    if !chars.first().is_some_and(|c| c.ch.is_alphanumeric()) {
+        return false;
+    }
+    scan_word(chars, 0, repeats, word) == chars.len() && !word.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Reads a word or number starting at `i` into `word` (cleared first) and

@@ -14,6 +14,7 @@ use crate::features::{
     FeatureKind, FeatureSpace, FeatureStats, NgramConfig, NgramExtractor, SparseMatrix, SparseRow,
     Vectorizer, smooth_idf,
 };
+use crate::text::known_words::{KnownWords, KnownWordsBuilder};
 use crate::text::{Analyzer, AnalyzerConfig, TokenKind, Tokens};
 
 /// A fitted feature space with the rows of the comments it was fitted on.
@@ -263,6 +264,47 @@ impl Analyzed {
         }
         matrix
     }
+}
+
+/// Fewest training comments a word must occur in to enter the word list.
+pub const KNOWN_WORDS_MIN_COMMENTS: u32 = 2;
+
+/// The word list of `texts`: the surface words `analyzer` reads from them
+/// (without a word list of its own), in at least [`KNOWN_WORDS_MIN_COMMENTS`]
+/// comments, the `max_words` most frequent.
+pub fn build_known_words(
+    texts: &[&str],
+    analyzer: &AnalyzerConfig,
+    threads: usize,
+    max_words: usize,
+) -> KnownWords {
+    let config = AnalyzerConfig {
+        known_words: None,
+        stem: false,
+        negation: false,
+        ..analyzer.clone()
+    };
+    let parts = parallel_chunks(texts, threads, |chunk| {
+        let mut analyzer = Analyzer::new(config.clone());
+        let mut tokens = Tokens::new();
+        let mut builder = KnownWordsBuilder::new();
+        for text in chunk {
+            analyzer.analyze(text, &mut tokens);
+            builder.add_comment(
+                tokens
+                    .tokens()
+                    .iter()
+                    .filter(|t| t.kind == TokenKind::Word)
+                    .map(|t| tokens.surface(t)),
+            );
+        }
+        builder
+    });
+    let mut all = KnownWordsBuilder::new();
+    for part in parts {
+        all.merge(part);
+    }
+    all.finish(KNOWN_WORDS_MIN_COMMENTS, max_words)
 }
 
 /// Gives every selected feature of `space` a readable name, reading `texts`

@@ -11,6 +11,7 @@
 //! Fits run on `threads` threads as a task graph ([`schedule`]): each task
 //! starts as soon as its inputs are ready, the longest chain first.
 
+pub mod augment;
 pub mod corpus;
 mod schedule;
 pub mod streaming;
@@ -86,6 +87,13 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Add the semantic block from pretrained word vectors (`None`: off).
     pub semantic: Option<SemanticSettings>,
+    /// Most words in the model's word list (0: none, so obfuscated words
+    /// are not resolved). Built from the training comments unless
+    /// `analyzer.known_words` is already set; only used with
+    /// `analyzer.deobfuscate`.
+    pub known_words_max: usize,
+    /// Perturbed copies of training comments to train on as well.
+    pub augment: Option<augment::Augmentation>,
 }
 
 /// Where the word vectors of the semantic block come from and how much the
@@ -102,6 +110,9 @@ pub struct SemanticSettings {
     /// the block's weight is `ngrams.cluster_weight`.
     pub clusters: Vec<usize>,
 }
+
+/// Default size bound of the word list: a few hundred kB in the model file.
+pub const DEFAULT_KNOWN_WORDS: usize = 50_000;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -127,11 +138,28 @@ impl Default for TrainConfig {
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             semantic: None,
+            known_words_max: DEFAULT_KNOWN_WORDS,
+            augment: None,
         }
     }
 }
 
 impl TrainConfig {
+    /// The analyzer settings training uses for `texts`: `analyzer` with the
+    /// word list built from `texts` when one is wanted and none is given.
+    pub fn analyzer_for(&self, texts: &[&str]) -> AnalyzerConfig {
+        let mut analyzer = self.analyzer.clone();
+        if analyzer.known_words.is_none() && analyzer.deobfuscate && self.known_words_max > 0 {
+            analyzer.known_words = Some(corpus::build_known_words(
+                texts,
+                &analyzer,
+                self.threads,
+                self.known_words_max,
+            ));
+        }
+        analyzer
+    }
+
     /// The alphas cross-validation chooses from.
     pub fn alpha_grid(&self) -> Vec<f32> {
         if self.alphas.is_empty() {
@@ -191,6 +219,11 @@ impl TrainConfig {
         if let Some((l, _)) = self.positive_repeat.iter().find(|(_, r)| **r == 0) {
             return bad(format!("positive repeat for `{l}` must be at least 1"));
         }
+        if let Some(a) = &self.augment {
+            if !(a.rate > 0.0 && a.rate <= 1.0) {
+                return bad(format!("--augment must be in (0, 1], not {}", a.rate));
+            }
+        }
         Ok(())
     }
 }
@@ -239,6 +272,8 @@ pub struct TrainReport {
     /// Names of the cross-validation folds when they are groups (`cv_by`),
     /// in fold order; empty for random folds.
     pub fold_names: Vec<String>,
+    /// Perturbed copies trained on besides the comments (`--augment`).
+    pub augmented_rows: usize,
 }
 
 /// Trains a model on `comments`.
@@ -304,7 +339,22 @@ pub fn train(
     progress(Progress::Vectorizing {
         rows: comments.len(),
     });
-    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    let mut texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    // The word list comes from the real comments, before any copy is added.
+    let analyzer = config.analyzer_for(&texts);
+    let copies = config
+        .augment
+        .as_ref()
+        .map(|a| a.copies(&texts))
+        .unwrap_or_default();
+    // Row r >= comments.len() is a copy of row `source[r - comments.len()]`.
+    let source: Vec<u32> = copies.iter().map(|c| c.0).collect();
+    texts.extend(copies.iter().map(|c| c.1.as_str()));
+    let copied: Vec<Vec<Option<bool>>> =
+        source.iter().map(|&r| labels[r as usize].clone()).collect();
+    let mut labels = labels;
+    labels.extend(copied);
+    let originals = comments.len();
     let repeats: Vec<u32> = (0..n_labels)
         .map(|l| {
             let c = counts[&config.labels[l]];
@@ -342,7 +392,7 @@ pub fn train(
         .map(|(v, s)| (v, s.weight));
     let analyzed = corpus::Analyzed::with_vectors(
         &texts,
-        &config.analyzer,
+        &analyzer,
         &config.ngrams,
         semantic.map(|(v, _)| v),
         config.threads,
@@ -351,15 +401,16 @@ pub fn train(
     let n_folds = folds.count();
     let mut splits = Vec::with_capacity(n_folds as usize);
     for f in 0..n_folds {
-        splits.push(Split::build(
-            &analyzed,
-            &labels,
-            |r| folds.of[r] != f,
-            config,
-            semantic,
-        ));
+        // A copy trains with its comment's fold and is never held out.
+        let role = |r: usize| match r.checked_sub(originals) {
+            None if folds.of[r] == f => Role::HeldOut,
+            None => Role::Train,
+            Some(c) if folds.of[source[c] as usize] == f => Role::Skip,
+            Some(_) => Role::Train,
+        };
+        splits.push(Split::build(&analyzed, &labels, role, config, semantic));
     }
-    let mut full = Split::build(&analyzed, &labels, |_| true, config, semantic);
+    let mut full = Split::build(&analyzed, &labels, |_| Role::Train, config, semantic);
     // The per-comment n-grams are only needed to build the splits.
     drop(analyzed);
     if full.corpus.space.is_empty() {
@@ -368,12 +419,7 @@ pub fn train(
             config.min_df
         )));
     }
-    corpus::name_features(
-        &mut full.corpus.space,
-        &texts,
-        &config.analyzer,
-        config.threads,
-    );
+    corpus::name_features(&mut full.corpus.space, &texts, &analyzer, config.threads);
     progress(Progress::Vectorized {
         features: full.corpus.space.len(),
         candidates: full.corpus.candidate_features,
@@ -563,7 +609,7 @@ pub fn train(
         ));
     }
     let model = Model {
-        analyzer: config.analyzer.clone(),
+        analyzer,
         features: corpus.space,
         semantic,
         labels: label_models,
@@ -589,6 +635,7 @@ pub fn train(
             vectorize_seconds,
             fit_seconds,
             fold_names: folds.names.clone(),
+            augmented_rows: copies.len(),
         },
     ))
 }
@@ -1094,24 +1141,40 @@ struct Split {
     held_out: Option<(SparseMatrix, Vec<Vec<Option<bool>>>)>,
 }
 
+/// What a row does in a [`Split`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Fitted on.
+    Train,
+    /// Scored by the split's model.
+    HeldOut,
+    /// Neither (a perturbed copy of a held-out comment).
+    Skip,
+}
+
 impl Split {
-    /// Fits on the rows where `in_training` holds; the others are held out.
+    /// Fits on the rows whose `role` is [`Role::Train`] and scores those
+    /// held out.
     fn build(
         analyzed: &corpus::Analyzed,
         labels: &[Vec<Option<bool>>],
-        in_training: impl Fn(usize) -> bool,
+        role: impl Fn(usize) -> Role,
         config: &TrainConfig,
         semantic: Option<(&WordVectors, f32)>,
     ) -> Split {
         let (mut tr_docs, mut tr_labels, mut ho_docs, mut ho_labels) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (r, l) in labels.iter().enumerate() {
-            if in_training(r) {
-                tr_docs.push(r as u32);
-                tr_labels.push(l.clone());
-            } else {
-                ho_docs.push(r as u32);
-                ho_labels.push(l.clone());
+            match role(r) {
+                Role::Train => {
+                    tr_docs.push(r as u32);
+                    tr_labels.push(l.clone());
+                }
+                Role::HeldOut => {
+                    ho_docs.push(r as u32);
+                    ho_labels.push(l.clone());
+                }
+                Role::Skip => {}
             }
         }
         let mut corpus = analyzed.fit(
@@ -1169,7 +1232,9 @@ fn put_slot<T>(slot: &Slot<T>, value: T) {
 }
 
 /// The feature space and matrix of a training set (as the final model of
-/// `train` would see it), for experiments and tests.
+/// `train` would see it), for experiments and tests. Uses `config.analyzer`
+/// as given: to match `train` with a word list, set it first with
+/// [`TrainConfig::analyzer_for`].
 pub fn vectorize(comments: &[Comment], config: &TrainConfig) -> (FeatureSpace, SparseMatrix) {
     let labels: Vec<Vec<Option<bool>>> = comments
         .iter()

@@ -764,6 +764,7 @@ pub fn train_streaming(
             vectorize_seconds,
             fit_seconds,
             fold_names: Vec::new(),
+            augmented_rows: 0,
         },
         report,
     ))
