@@ -151,22 +151,25 @@ pub struct TrainArgs {
     /// for checking that both reach the same model).
     #[arg(long)]
     pub no_presolve: bool,
-    /// Pretrained word vectors (GloVe text format, `.gz` or plain) for the
-    /// semantic block: each comment's mean word vector becomes a small
-    /// dense block of features, stored in the model as one score per word
-    /// and label. E.g. `../shared/vectors/glove.6B.50d.200k.txt.gz`.
+    /// Pretrained word vectors (GloVe text format, `.gz` or plain): their
+    /// words are clustered (k-means at every `--clusters` granularity) and
+    /// each word token also emits its cluster ids as features, so words
+    /// never seen with a label share evidence with their neighbours. The
+    /// clusters are stored in the model. E.g.
+    /// `../shared/vectors/glove.6B.50d.200k.txt.gz`.
     #[arg(long, value_name = "FILE")]
     pub vectors: Option<PathBuf>,
     /// Weight of the pooled-vector block against the unit-norm n-gram
-    /// blocks; 0 = no pooled block (cluster tokens only).
-    #[arg(long, default_value_t = 1.0, value_name = "W", requires = "vectors")]
+    /// blocks, stored as one score per word and label; 0 (the default) =
+    /// no pooled block, cluster tokens only.
+    #[arg(long, default_value_t = 0.0, value_name = "W", requires = "vectors")]
     pub semantic_weight: f32,
     /// Cluster-token granularities from the word vectors (cluster counts,
     /// each a multiple of the one before), or `off`.
     #[arg(long, default_value = "16,256,4096", value_name = "K,K...|off", value_parser = parse_levels, requires = "vectors")]
     pub clusters: ClusterLevels,
     /// Weight (l2 norm) of the cluster-token block; 0 = no cluster tokens.
-    #[arg(long, default_value_t = 0.7, value_name = "W", requires = "vectors")]
+    #[arg(long, default_value_t = 0.4, value_name = "W", requires = "vectors")]
     pub cluster_weight: f32,
     /// Words of the vector file kept (most frequent first); each costs about
     /// 16 bytes of model file.
