@@ -374,30 +374,40 @@ pub struct Report {
 }
 
 /// Writes `s` HTML-escaped (safe in text and in quoted attribute values).
+/// Control characters other than tab and line breaks (NUL, ESC, the C1
+/// controls), which HTML does not allow in text, become U+FFFD.
 #[derive(Debug, Clone, Copy)]
 pub struct Escaped<'a>(pub &'a str);
+
+/// True for a character [`Escaped`] replaces with U+FFFD.
+fn is_unwanted_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'', '\0']) {
+        while let Some(i) =
+            rest.find(|c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_unwanted_control(c))
+        {
             f.write_str(&rest[..i])?;
-            let c = rest.as_bytes()[i];
+            let c = rest[i..].chars().next().unwrap_or('\0');
             f.write_str(match c {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                b'\'' => "&#39;",
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
                 _ => "\u{FFFD}",
             })?;
-            rest = &rest[i + 1..];
+            rest = &rest[i + c.len_utf8()..];
         }
         f.write_str(rest)
     }
 }
 
-/// `s` with `& < > " '` replaced by entities (and NUL by U+FFFD).
+/// `s` with `& < > " '` replaced by entities (and control characters by
+/// U+FFFD, see [`Escaped`]).
 pub fn escape_html(s: &str) -> String {
     Escaped(s).to_string()
 }
@@ -1178,6 +1188,10 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;"
         );
         assert_eq!(escape_html("a\0b"), "a\u{FFFD}b");
+        assert_eq!(
+            escape_html("x\x1b[31mred\x1b]0;title\x07\u{9b}\tend\n"),
+            "x\u{FFFD}[31mred\u{FFFD}]0;title\u{FFFD}\u{FFFD}\tend\n"
+        );
         let mut b = ReportBuilder::new(labels(), ReportOptions::default());
         let evil = "<script>alert(1)</script> <img src=x onerror=alert(2)>";
         b.add_scored("\"><script>".into(), 2, evil.into(), &[0.9, 0.1], false);

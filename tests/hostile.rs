@@ -331,3 +331,46 @@ fn explain_and_table_survive_hostile_text() {
         assert_eq!(r.code, 0, "{extra:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn terminal_escapes_in_comments_never_reach_the_terminal_or_the_page() {
+    // SGR (recolour), OSC (set the window title, ended by BEL), a C1 CSI
+    // and a bidi override, in an id and in a comment.
+    let data = "id,text\n\
+                \"x\x1b[2J\",\"plain \x1b[31mred\x1b[0m \x1b]0;owned\x07 \u{9b}2J \u{202e}txt.exe\"\n";
+    let (_d, path) = file("escapes.csv", data.as_bytes());
+    let r = score(&path, &["--format", "table"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "control characters in the table: {:?}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("plain ?[31mred?[0m ?]0;owned? ?2J ?txt.exe")
+    );
+    // The HTML report replaces them too (HTML does not allow them in text).
+    let r = run(moderate()
+        .arg("report")
+        .arg(&path)
+        .args(["--all", "--out", "-"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')),
+        "control characters in the page"
+    );
+    // Messages on stderr quote input too: a bad label value with escapes.
+    let (_d, labels) = file("labels.csv", b"text,abusive\nhi,\x1b]0;owned\x07\n");
+    let r = run(moderate().args(["eval", "--data"]).arg(&labels));
+    assert_eq!(r.code, 2);
+    assert!(
+        !r.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        r.stderr
+    );
+}

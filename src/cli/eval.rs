@@ -3,7 +3,6 @@
 use super::InputArgs;
 use crate::bias::{IdentityTerms, LabelBias};
 use crate::evaluate::{Report, SetMetrics, score_records};
-use crate::io::CommentReader;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -53,8 +52,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let label_names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let keep: Vec<String> = args.by.iter().cloned().collect();
     let opts = args.input.read_options(&label_names, &keep);
-    let reader = CommentReader::open(&args.data, &opts)
-        .with_context(|| format!("cannot read {}", args.data.display()))?;
+    if let Some(r) = &args.bad.rejects {
+        super::files::refuse_overwriting(&[&args.data], &[("--rejects", r)])?;
+    }
+    let reader = super::files::open_comments(&args.data, &opts)?;
     if let Some(cols) = reader.columns() {
         if let Some(by) = &args.by {
             if !cols.iter().any(|c| c == by) {
@@ -109,7 +110,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         bias,
         thresholds,
     } = report;
-    let mut out = super::open_output(None)?;
+    let mut out = super::files::Output::create(None)?;
     if args.json {
         let mut value = serde_json::to_value(&overall)?;
         if let (Some(by), Some(obj)) = (&args.by, value.as_object_mut()) {
@@ -137,7 +138,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             print_thresholds(&mut out, &model, t)?;
         }
     }
-    out.flush()?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 //! Writers for scored comments: JSON lines, CSV and a terminal table.
 
+use super::terminal::one_line;
 use crate::model::{Contribution, Model};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -57,16 +58,16 @@ fn round4(p: f32) -> f32 {
 }
 
 /// Writes records in one format.
-pub struct RecordWriter<'m> {
+pub struct RecordWriter<'m, W: Write> {
     format: OutputFormat,
     labels: Vec<&'m str>,
-    out: Box<dyn Write>,
+    out: W,
     wrote_header: bool,
 }
 
-impl<'m> RecordWriter<'m> {
+impl<'m, W: Write> RecordWriter<'m, W> {
     /// A writer for `model`'s labels.
-    pub fn new(format: OutputFormat, model: &'m Model, out: Box<dyn Write>) -> Self {
+    pub fn new(format: OutputFormat, model: &'m Model, out: W) -> Self {
         Self {
             format,
             labels: model.label_names(),
@@ -133,12 +134,14 @@ impl<'m> RecordWriter<'m> {
                     }
                     writeln!(self.out, "  {:<16} text", "flags")?;
                 }
-                write!(self.out, "{:<10}", truncate_chars(&r.id, 10))?;
+                // Comments reach a terminal here: control characters could
+                // recolour it or set its title, so they are neutralised.
+                write!(self.out, "{:<10}", truncate_chars(&one_line(&r.id), 10))?;
                 for s in &r.scores {
                     write!(self.out, " {:>8.3}", s)?;
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
-                let text: String = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = one_line(&r.text);
                 writeln!(
                     self.out,
                     "  {:<16} {}",
@@ -149,9 +152,9 @@ impl<'m> RecordWriter<'m> {
         }
     }
 
-    /// Flushes the underlying writer.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+    /// The underlying writer (to finish it).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 

@@ -2,6 +2,7 @@
 //! violent words disguised, to measure robustness with `moderate eval`.
 
 use super::UsageError;
+use super::files::{self, Output};
 use crate::io::InputFormat;
 use crate::perturb::{PerturbConfig, Perturber, Trick, WordList};
 use anyhow::{Context, Result};
@@ -18,7 +19,7 @@ pub struct PerturbArgs {
     pub input: PathBuf,
     /// Where to write the rewritten file (default: stdout). Same format and
     /// columns as the input; only the text changes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
     pub out: Option<PathBuf>,
     /// Seed of the random choices; the same seed gives the same output.
     #[arg(long, default_value_t = 42)]
@@ -93,8 +94,10 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
                 args.input.display()
             ))
         })?;
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    files::refuse_overwriting(&[&args.input], &[("--out", &out_path)])?;
     let input = open_input(&args.input)?;
-    let mut output = super::open_output(args.out.as_ref())?;
+    let mut output = Output::create(Some(&out_path)).context("cannot write the output")?;
     let tally = match format {
         InputFormat::Csv => rewrite_csv(&args, &perturber, input, &mut output)?,
         InputFormat::Jsonl => rewrite_jsonl(&args, &perturber, input, &mut output)?,
@@ -106,7 +109,7 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
             .into());
         }
     };
-    output.flush().context("cannot write output")?;
+    output.finish()?;
     let tricks: Vec<String> = Trick::ALL
         .iter()
         .zip(tally.by_trick)
@@ -179,7 +182,7 @@ fn rewrite_csv(
             )
         })?;
     let mut writer = csv::Writer::from_writer(output);
-    writer.write_byte_record(&headers)?;
+    writer.write_byte_record(&headers).map_err(write_error)?;
     let mut tally = Tally::default();
     let mut record = csv::ByteRecord::new();
     while reader
@@ -199,10 +202,19 @@ fn rewrite_csv(
                 f
             }
         });
-        writer.write_record(fields)?;
+        writer.write_record(fields).map_err(write_error)?;
     }
     writer.flush()?;
     Ok(tally)
+}
+
+/// A failure to write CSV output, keeping the operating-system error (a
+/// closed pipe is not a failure; see [`super::main`]).
+fn write_error(e: csv::Error) -> anyhow::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io.into(),
+        other => anyhow::anyhow!("cannot write CSV: {other:?}"),
+    }
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> crate::Error {

@@ -3,8 +3,8 @@
 //! histograms.
 
 use super::InputArgs;
+use super::files::{self, Output};
 use super::train::parse_label_value;
-use crate::io::CommentReader;
 use crate::model::Scores;
 use crate::pipeline;
 use crate::report::{
@@ -70,12 +70,13 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         .collect();
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&input, &opts)
-        .with_context(|| format!("cannot read {}", input.display()))?;
+    files::refuse_overwriting(&[&input], &[("--out", &args.out)])?;
+    let reader = files::open_comments(&input, &opts)?;
     // Create the output before the (possibly long) scoring run, so that a
-    // bad path fails at once.
-    let to_file = args.out.as_os_str() != "-";
-    let mut out = super::open_output(Some(&args.out))?;
+    // bad path fails at once. The page replaces any file at that path only
+    // once it is complete.
+    let to_file = !files::is_std(&args.out);
+    let mut out = Output::create(Some(&args.out)).context("cannot write the report")?;
     let mut builder = ReportBuilder::new(
         labels,
         ReportOptions {
@@ -107,7 +108,10 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                         return Err(anyhow::Error::new(e)
                             .context("bad input record (use --skip-bad to skip such records)"));
                     }
-                    eprintln!("moderate: skipped: {e}");
+                    eprintln!(
+                        "moderate: skipped: {}",
+                        super::terminal::safe_text(&e.to_string())
+                    );
                     builder.add_rejected(e.to_string());
                     return Ok(());
                 }
@@ -131,13 +135,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             Ok(())
         },
     );
-    if let Err(e) = outcome {
-        drop(out);
-        if to_file {
-            let _ = std::fs::remove_file(&args.out);
-        }
-        return Err(e);
-    }
+    outcome?;
     let counts = builder.counts().clone();
     let t = &model.training;
     let meta = ReportMeta {
@@ -164,9 +162,8 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let mut scorer = model.scorer();
     let features = args.top.saturating_mul(12);
     let report = builder.finish(meta, |text, label| scorer.explain(text, label, features));
-    write!(out, "{report}")
-        .and_then(|()| out.flush())
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    write!(out, "{report}").map_err(|e| out.error(e))?;
+    out.finish()?;
     eprintln!(
         "moderate: {} records read: {} scored ({} flagged), {} rejected; listed {}{}",
         counts.read,

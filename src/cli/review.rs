@@ -8,6 +8,7 @@
 //! bold/reverse for highlights unless `NO_COLOR` is set or stdout is not a
 //! terminal, in which case highlighted words are marked `[[like this]]`.
 
+use super::terminal::{one_line, safe_char};
 use super::train::parse_label_value;
 use super::{InputArgs, UsageError};
 use crate::Comment;
@@ -71,6 +72,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    super::files::refuse_overwriting(&[&args.input], &[("--decisions", &args.decisions)])?;
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let labels = model.label_names();
@@ -87,8 +89,8 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "unknown".to_string());
 
     // The decisions file first: a wrong one fails before a long scoring run.
-    let mut log = DecisionLog::open(&args.decisions, &labels)
-        .with_context(|| format!("cannot use decisions file {}", args.decisions.display()))?;
+    let mut log =
+        DecisionLog::open(&args.decisions, &labels).context("cannot use the decisions file")?;
     let items = read_and_score(&args, &model, &thresholds)?;
     let mut notice = log.repaired().map(str::to_string);
     if let Some(n) = &notice {
@@ -98,11 +100,11 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     let n_items = items.len();
     let mut queue = Queue::new(items, &log.decided_ids(), args.all);
     if queue.is_done() {
-        println!(
-            "nothing to review: {n_items} comments read, none {}left undecided ({already} decisions in {})",
+        super::files::print(&format!(
+            "nothing to review: {n_items} comments read, none {}left undecided ({already} decisions in {})\n",
             if args.all { "" } else { "flagged and " },
             args.decisions.display()
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -185,9 +187,8 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                     reviewer: reviewer.clone(),
                     decided_at: rfc3339_utc(std::time::SystemTime::now()),
                 };
-                log.append(&decision).with_context(|| {
-                    format!("cannot write decisions file {}", args.decisions.display())
-                })?;
+                log.append(&decision)
+                    .context("cannot write the decisions file")?;
                 saved += 1;
                 notice = Some(format!(
                     "saved {}: {}",
@@ -210,9 +211,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                         last.id
                     ),
                     Some(_) => {
-                        let undone = log.undo().with_context(|| {
-                            format!("cannot write decisions file {}", args.decisions.display())
-                        })?;
+                        let undone = log.undo().context("cannot write the decisions file")?;
                         match undone {
                             Some(d) => {
                                 saved -= 1;
@@ -235,21 +234,19 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     }
     drop(raw);
     // Leave the last frame on screen and end its line.
-    println!();
-    println!(
-        "moderate: {saved} decision(s) saved this session; {} in {}; {} comment(s) left in the queue",
+    super::files::print(&format!(
+        "\nmoderate: {saved} decision(s) saved this session; {} in {}; {} comment(s) left in the queue\n",
         log.decisions().len(),
         args.decisions.display(),
         queue.remaining()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads every comment of the input and scores it.
 fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Result<Vec<QueueItem>> {
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&args.input, &opts)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let reader = CommentReader::open(&args.input, &opts).context("cannot read the input")?;
     let jsonl = reader.format() == InputFormat::Jsonl;
     let text_key = format!("no `{}` key", opts.text_column);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -599,24 +596,6 @@ fn finish(lines: Vec<String>, style: Style) -> String {
     }
     out.push_str(&lines.join("\r\n"));
     out
-}
-
-/// `c` as it may be written to a terminal: control and bidirectional
-/// formatting characters become `?` (a comment must not drive the terminal).
-fn safe_char(c: char) -> char {
-    if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
-        '?'
-    } else {
-        c
-    }
-}
-
-/// `s` on one line, whitespace runs collapsed, terminal-safe.
-fn one_line(s: &str) -> String {
-    s.split_whitespace()
-        .map(|w| w.chars().map(safe_char).collect::<String>())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Display width of `c`.

@@ -1,9 +1,9 @@
 //! `moderate score`: score comments and flag them, streaming and in parallel.
 
 use super::InputArgs;
+use super::files::{self, Output};
 use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
-use crate::io::CommentReader;
 use crate::model::Scores;
 use crate::pipeline;
 use anyhow::{Context, Result};
@@ -53,10 +53,16 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let mut outputs = vec![("--out", out_path.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    files::refuse_overwriting(&[&input], &outputs)?;
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&input, &opts)
-        .with_context(|| format!("cannot read {}", input.display()))?;
-    let mut writer = RecordWriter::new(args.format, &model, super::open_output(args.out.as_ref())?);
+    let reader = files::open_comments(&input, &opts)?;
+    let output = Output::create(Some(&out_path)).context("cannot write the output")?;
+    let mut writer = RecordWriter::new(args.format, &model, output);
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let threads = args
         .threads
@@ -106,19 +112,20 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                 return Ok(());
             }
             written += 1;
-            writer.write(&ScoredRecord {
-                id: comment.id,
-                text: comment.text,
-                scores: scores.probabilities,
-                flags,
-                truncated: scores.info.truncated,
-                explanations,
-            })?;
+            writer
+                .write(&ScoredRecord {
+                    id: comment.id,
+                    text: comment.text,
+                    scores: scores.probabilities,
+                    flags,
+                    truncated: scores.info.truncated,
+                    explanations,
+                })
+                .map_err(|e| crate::Error::io(&out_path, e))?;
             Ok(())
         },
     );
-    let flush = writer.flush().map_err(anyhow::Error::from);
-    bad.finish()?;
+    let output = writer.into_inner();
     let rejected = bad.rejected;
     let summary = format!(
         "moderate: {read} records read: {written} scored ({flagged} flagged{}), {rejected} rejected",
@@ -136,7 +143,10 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     if bad.skipping() || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
         eprintln!("{summary}");
     }
+    // A failed run leaves the output files as they were (they are only
+    // committed into place now).
     outcome?;
-    flush?;
+    output.finish()?;
+    bad.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `moderate train`: fit a model on labelled comments and write the model file.
 
 use super::{InputArgs, UsageError};
+use crate::atomic_file::AtomicFile;
 use crate::features::NgramConfig;
 use crate::io::CommentReader;
 use crate::model::ftrl::FtrlSettings;
@@ -10,7 +11,9 @@ use crate::train::{Progress, ThresholdRule, TrainConfig};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -188,8 +191,7 @@ fn record_evaluation(
     use crate::model::{EvaluationSummary, ModelEvaluation};
     let names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let opts = input.read_options(&names, &["source".to_string()]);
-    let reader = CommentReader::open(path, &opts)
-        .with_context(|| format!("cannot read evaluation data {}", path.display()))?;
+    let reader = CommentReader::open(path, &opts).context("cannot read the evaluation data")?;
     let terms = IdentityTerms::builtin();
     let evaluated =
         crate::evaluate::score_records(model, reader, threads, Some("source"), Some(&terms))?;
@@ -368,6 +370,28 @@ fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
     }
 }
 
+/// Refuses outputs that are inputs, then starts the model file, so that a
+/// path that cannot be written fails before the fit rather than after it.
+fn start_output(args: &TrainArgs) -> Result<AtomicFile> {
+    let mut inputs: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
+    inputs.extend(args.eval_data.as_deref());
+    let mut outputs = vec![("--out", args.out.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    super::files::refuse_overwriting(&inputs, &outputs)?;
+    AtomicFile::create(&args.out).context("cannot write the model")
+}
+
+/// Writes `model` into the file started by [`start_output`]; returns its size.
+fn finish_output(mut file: AtomicFile, model: &crate::model::Model) -> Result<usize> {
+    let bytes = crate::model::to_bytes(model)?;
+    file.write_all(&bytes)
+        .map_err(|e| crate::Error::io(file.path(), e))?;
+    file.commit()?;
+    Ok(bytes.len())
+}
+
 /// Runs `moderate train --learner ftrl`: the streaming learner reads the
 /// files in passes and never holds them in memory.
 fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
@@ -388,6 +412,7 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         )
         .into());
     }
+    let model_file = start_output(&args)?;
     let explicit = args.labels.is_some();
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
@@ -410,16 +435,17 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }
-    crate::model::save(&model, &args.out)
-        .with_context(|| format!("cannot write model {}", args.out.display()))?;
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    let size = finish_output(model_file, &model)?;
+    let mut out = String::new();
+    writeln!(
+        out,
         "trained on {} comments from {} (streaming FTRL learner; {} held out for calibration)",
         stream.rows,
         model.training.data_files.join(", "),
         stream.held_out
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>12} {:>8}",
         "label",
         "positive",
@@ -429,11 +455,12 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         "threshold",
         "holdout_auc",
         "updates"
-    );
+    )?;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
         let (updates, _, auc) = stream.labels.get(&l.name).copied().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>12} {:>8}",
             l.name,
             c[0],
@@ -443,14 +470,15 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
             l.threshold,
             auc.map_or("-".to_string(), |a| format!("{a:.4}")),
             updates
-        );
+        )?;
     }
     let passes: Vec<String> = stream
         .pass_seconds
         .iter()
         .map(|(name, s)| format!("{name} {s:.1}s"))
         .collect();
-    println!(
+    writeln!(
+        out,
         "features: {} (of about {} n-grams; {} candidate buckets, {} n-grams counted exactly{}); \
          {}; total {:.1}s",
         report.features,
@@ -464,8 +492,9 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         },
         passes.join(", "),
         started.elapsed().as_secs_f64()
-    );
-    println!("wrote {} ({} bytes)", args.out.display(), size);
+    )?;
+    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
+    super::files::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -475,6 +504,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if args.learner == Learner::Ftrl {
         return run_ftrl(args, started);
     }
+    let model_file = start_output(&args)?;
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
         None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
@@ -488,8 +518,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     for path in &args.data {
         let opts = args.input.read_options(&candidates, &keep);
-        let mut reader = CommentReader::open(path, &opts)
-            .with_context(|| format!("cannot read training data {}", path.display()))?;
+        let mut reader = super::files::open_comments(path, &opts)?;
         // Without an id column, record numbers would collide across files.
         let ids_are_record_numbers = reader
             .columns()
@@ -572,56 +601,61 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }
-    crate::model::save(&model, &args.out)
-        .with_context(|| format!("cannot write model {}", args.out.display()))?;
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-
-    println!(
+    let size = finish_output(model_file, &model)?;
+    bad.finish()?;
+    let mut out = String::new();
+    writeln!(
+        out,
         "trained on {} comments from {}",
         comments.len(),
         file_names.join(", ")
-    );
-    bad.finish()?;
+    )?;
     if bad.skipping() || bad.rejected > 0 {
-        println!(
+        writeln!(
+            out,
             "{} records rejected as malformed (--skip-bad); {} records read",
             bad.rejected,
             comments.len() as u64 + overridden + bad.rejected
-        );
+        )?;
     }
     if overridden > 0 {
-        println!(
+        writeln!(
+            out,
             "{overridden} records repeated an earlier id; their labels replaced the earlier ones \
              (e.g. reviewer decisions)"
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>9}",
         "label", "positive", "negative", "unlabelled", "repeat", "threshold", "cv_auc"
-    );
+    )?;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
         let auc = l
             .cross_validation
             .as_ref()
             .map_or("-".to_string(), |cv| format!("{:.4}", cv.roc_auc));
-        println!(
+        writeln!(
+            out,
             "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>9}",
             l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, auc
-        );
+        )?;
         if let Some(cv) = &l.cross_validation {
             let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
-            println!("  {} per-fold ROC-AUC: {}", l.name, folds.join(" "));
+            writeln!(out, "  {} per-fold ROC-AUC: {}", l.name, folds.join(" "))?;
         }
     }
-    println!(
+    writeln!(
+        out,
         "features: {} (of {} candidates); vectorise {:.1}s, fit {:.1}s, total {:.1}s",
         report.features,
         model.training.candidate_features,
         report.vectorize_seconds,
         report.fit_seconds,
         started.elapsed().as_secs_f64()
-    );
-    println!("wrote {} ({} bytes)", args.out.display(), size);
+    )?;
+    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
+    super::files::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
