@@ -603,3 +603,75 @@ fn reviewer_decisions_override_earlier_labels_by_id() {
     assert_eq!(v["training"]["label_counts"]["abusive"][0], 34);
     assert_eq!(v["training"]["label_counts"]["abusive"][1], 47);
 }
+
+#[test]
+fn unknown_extension_is_refused_unless_input_format_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("comments.tsv");
+    std::fs::write(&tsv, "id\ttext\n1\tYou idiot\n2\tNice goal\n").unwrap();
+    for cmd in ["score", "report"] {
+        let mut c = moderate();
+        c.arg(cmd).arg(&tsv);
+        if cmd == "report" {
+            c.args(["--out", "-"]);
+        }
+        c.assert().code(2).stdout("").stderr(
+            predicate::str::contains("comments.tsv: unknown extension `.tsv`")
+                .and(predicate::str::contains("--input-format")),
+        );
+    }
+    moderate()
+        .args(["eval", "--data"])
+        .arg(&tsv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--input-format"));
+    // Told the format, it is read as told: one record per line.
+    let out = moderate()
+        .arg("score")
+        .arg(&tsv)
+        .args(["--input-format", "text"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(jsonl(&out).len(), 3);
+}
+
+#[test]
+fn a_missing_input_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = moderate()
+        .current_dir(dir.path())
+        .args(["score", "nosuch.csv"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert_eq!(stderr.matches("nosuch.csv").count(), 1, "{stderr}");
+    assert!(stderr.contains("No such file"), "{stderr}");
+}
+
+#[test]
+fn bare_score_on_a_terminal_says_it_is_reading_stdin() {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"));
+    cmd.arg("score");
+    let mut s = rexpect::session::spawn_command(cmd, Some(15_000)).expect("spawn moderate score");
+    s.exp_string("reading comments from standard input")
+        .expect("a notice on a terminal");
+    s.send_line("Nice goal yesterday").unwrap();
+    s.send_control('d').unwrap();
+    s.exp_string("{\"id\":\"1\"")
+        .expect("the comment is scored");
+    s.exp_eof().expect("exits at end of input");
+    // Piped stdin is not a person waiting: no notice.
+    moderate()
+        .arg("score")
+        .write_stdin("Nice goal\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("standard input").not());
+}

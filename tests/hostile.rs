@@ -281,7 +281,7 @@ fn binary_junk_never_crashes() {
     for seed in 1..=3u64 {
         let data = junk(256 * 1024, seed);
         // As text and JSONL: every line is a record, scored or rejected.
-        for name in ["junk.txt", "junk.jsonl", "junk.dat"] {
+        for name in ["junk.txt", "junk.jsonl"] {
             let (_d, path) = file(name, &data);
             let r = score(&path, &[]);
             assert!(r.code == 0 || r.code == 2, "{name}: {}", r.stderr);
@@ -291,6 +291,13 @@ fn binary_junk_never_crashes() {
             let (read, _, _) = balanced(&path, &[]);
             assert!(read > 0, "{name}");
         }
+        // An unknown extension is refused whatever the contents, and read
+        // as told with --input-format.
+        let (_d, path) = file("junk.dat", &data);
+        let r = score(&path, &["--skip-bad"]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("--input-format"), "{}", r.stderr);
+        balanced(&path, &["--input-format", "text"]);
         // As the body of a CSV file with a good header (stray quotes, NULs,
         // invalid UTF-8 and ragged rows all at once).
         let mut csv = b"id,text\n".to_vec();
