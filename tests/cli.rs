@@ -675,3 +675,90 @@ fn bare_score_on_a_terminal_says_it_is_reading_stdin() {
         .success()
         .stderr(predicate::str::contains("standard input").not());
 }
+
+#[test]
+fn eval_without_label_columns_fails_naming_the_expected_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("nolabels.csv");
+    std::fs::write(&csv, "id,text\n1,You idiot\n2,Nice goal\n").unwrap();
+    let json = dir.path().join("nolabels.jsonl");
+    std::fs::write(&json, "{\"text\": \"You idiot\"}\n{\"text\": \"Nice\"}\n").unwrap();
+    for path in [data("comments.txt"), csv, json] {
+        for extra in [&[][..], &["--json"]] {
+            moderate()
+                .args(["eval", "--data"])
+                .arg(&path)
+                .args(extra)
+                .assert()
+                .code(2)
+                .stdout("")
+                .stderr(
+                    predicate::str::contains("no label column")
+                        .and(predicate::str::contains("`abusive`, `violent`")),
+                );
+        }
+    }
+}
+
+#[test]
+fn eval_shows_a_dash_where_a_figure_is_undefined() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groups.csv");
+    // Source `calm` has no positive comments, so its recall and F1 are
+    // undefined (and so is precision when nothing there is flagged).
+    std::fs::write(
+        &path,
+        "text,abusive,source\n\
+         Nice goal yesterday,0,calm\n\
+         Thanks for the link,0,calm\n\
+         You are a spineless idiot,1,rough\n\
+         Lovely weather,0,rough\n",
+    )
+    .unwrap();
+    let out = moderate()
+        .args(["eval", "--by", "source", "--data"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let calm = &text[text.find("[calm]").expect("a calm table")..];
+    let row: Vec<&str> = calm
+        .lines()
+        .find(|l| l.starts_with("abusive"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // label roc_auc pr_auc precision recall f1 threshold pos neg ...
+    assert_eq!(&row[1..3], ["-", "-"], "{calm}");
+    assert!(["-", "0.0000"].contains(&row[3]), "{calm}");
+    assert_eq!(&row[4..6], ["-", "-"], "{calm}");
+    assert_eq!(row[7], "0", "{calm}");
+    let out = moderate()
+        .args(["eval", "--json", "--data"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // No `violent` column: nothing about it is defined.
+    assert!(v["labels"]["violent"]["recall"].is_null(), "{v}");
+    assert!(v["labels"]["abusive"]["recall"].is_number(), "{v}");
+}
+
+#[test]
+fn a_comma_separated_threshold_list_says_to_repeat_the_flag() {
+    moderate()
+        .args(["score", "--threshold", "abusive=0.5,violent=0.2"])
+        .write_stdin("hello\n")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("give the flag once for each of abusive=0.5, violent=0.2")
+                .and(predicate::str::contains("invalid float literal").not()),
+        );
+}

@@ -191,10 +191,16 @@ fn record_evaluation(
     use crate::model::{EvaluationSummary, ModelEvaluation};
     let names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let opts = input.read_options(&names, &["source".to_string()]);
-    let reader = CommentReader::open(path, &opts).context("cannot read the evaluation data")?;
+    let mut reader = CommentReader::open(path, &opts).context("cannot read the evaluation data")?;
     let terms = IdentityTerms::builtin();
-    let evaluated =
-        crate::evaluate::score_records(model, reader, threads, Some("source"), Some(&terms))?;
+    let evaluated = crate::evaluate::score_records(
+        model,
+        reader.by_ref(),
+        threads,
+        Some("source"),
+        Some(&terms),
+    )?;
+    super::eval::check_label_columns(path, &names, &reader.label_columns_found())?;
     let report = evaluated.report(model, Some(&terms));
     let file = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -208,8 +214,10 @@ fn record_evaluation(
             EvaluationSummary {
                 roc_auc: m.roc_auc,
                 pr_auc: m.pr_auc,
-                precision: m.precision,
-                recall: m.recall,
+                // The model card's format stores numbers: an undefined
+                // figure (no positives, or nothing flagged) is stored as 0.
+                precision: m.precision.unwrap_or(0.0),
+                recall: m.recall.unwrap_or(0.0),
                 ece: m.ece,
                 positives: m.positives,
                 negatives: m.negatives,
@@ -273,6 +281,13 @@ where
     let (label, value) = s
         .split_once('=')
         .ok_or_else(|| format!("expected LABEL=VALUE, got `{s}`"))?;
+    if value.contains('=') {
+        let pairs: Vec<&str> = s.split(',').map(str::trim).collect();
+        return Err(format!(
+            "one LABEL=VALUE per flag: give the flag once for each of {}",
+            pairs.join(", ")
+        ));
+    }
     let value = value
         .trim()
         .parse()
@@ -380,7 +395,22 @@ fn start_output(args: &TrainArgs) -> Result<AtomicFile> {
         outputs.push(("--rejects", r.as_path()));
     }
     super::files::refuse_overwriting(&inputs, &outputs)?;
-    AtomicFile::create(&args.out).context("cannot write the model")
+    let file = AtomicFile::create(&args.out).context("cannot write the model")?;
+    // An --eval-data file that cannot be read, or a CSV one without labels,
+    // fails now rather than after the fit.
+    if let Some(path) = &args.eval_data {
+        let labels = args
+            .labels
+            .clone()
+            .unwrap_or_else(|| KNOWN_LABELS.iter().map(|s| s.to_string()).collect());
+        let reader = CommentReader::open(path, &args.input.read_options(&labels, &[]))
+            .context("cannot read the evaluation data")?;
+        let found = reader.label_columns_found();
+        if reader.format() != crate::io::InputFormat::Jsonl && found.is_empty() {
+            super::eval::check_label_columns(path, &labels, &found)?;
+        }
+    }
+    Ok(file)
 }
 
 /// Writes `model` into the file started by [`start_output`]; returns its size.
