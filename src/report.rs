@@ -14,6 +14,7 @@
 //! (label names and definitions) is HTML-escaped.
 
 use crate::model::Contribution;
+use crate::text::normalize::decode_entities;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt::{self, Write as _};
@@ -491,8 +492,10 @@ pub fn marks(text: &str, terms: &[Vec<Contribution>]) -> Vec<Mark> {
 }
 
 /// `text` HTML-escaped, with `<mark>` elements around the terms in `terms`
-/// (see [`marks`]); `labels` name the labels in titles. Only the first
-/// `max_bytes` bytes are shown, followed by a note when more was cut.
+/// (see [`marks`]); `labels` name the labels in titles. HTML entities in the
+/// comment are shown decoded, as the analyzer read them (`&amp;` as `&`;
+/// spans never split an entity). Only the first `max_bytes` bytes are
+/// shown, followed by a note when more was cut.
 pub fn highlight(
     text: &str,
     terms: &[Vec<Contribution>],
@@ -504,7 +507,7 @@ pub fn highlight(
     let mut out = String::with_capacity(shown.len() + 64);
     let mut at = 0;
     for m in marks(shown, terms) {
-        let _ = write!(out, "{}", Escaped(&shown[at..m.start]));
+        let _ = write!(out, "{}", Escaped(&decode_entities(&shown[at..m.start])));
         let classes: Vec<String> = m.labels.iter().map(|l| format!("lab-{l}")).collect();
         let multi = if m.labels.len() > 1 { " multi" } else { "" };
         let mut title = String::new();
@@ -526,11 +529,11 @@ pub fn highlight(
             "<mark class=\"{}{multi}\" title=\"{}\">{}</mark>",
             classes.join(" "),
             Escaped(&title),
-            Escaped(&shown[m.start..m.end])
+            Escaped(&decode_entities(&shown[m.start..m.end]))
         );
         at = m.end;
     }
-    let _ = write!(out, "{}", Escaped(&shown[at..]));
+    let _ = write!(out, "{}", Escaped(&decode_entities(&shown[at..])));
     if shown_end < text.len() {
         let _ = write!(
             out,
@@ -551,7 +554,11 @@ fn covered(text: &str, c: &Contribution) -> String {
         }
         let start = floor_boundary(text, s);
         let end = ceil_boundary(text, e);
-        let piece: String = text[start..end].trim().chars().take(60).collect();
+        let piece: String = decode_entities(&text[start..end])
+            .trim()
+            .chars()
+            .take(60)
+            .collect();
         if !piece.is_empty() && !pieces.contains(&piece) {
             pieces.push(piece);
         }

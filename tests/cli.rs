@@ -762,3 +762,92 @@ fn a_comma_separated_threshold_list_says_to_repeat_the_flag() {
                 .and(predicate::str::contains("invalid float literal").not()),
         );
 }
+
+#[test]
+fn explain_gives_a_repeated_word_one_entry_with_every_span() {
+    let text = "idiot, idiot! You IDIOT, what an idiot";
+    let out = moderate()
+        .args([
+            "score",
+            "--explain",
+            "--top",
+            "5",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin(format!("{text}\n"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = &jsonl(&out)[0];
+    for (label, terms) in r["explain"].as_object().unwrap() {
+        let terms = terms.as_array().unwrap();
+        let mut seen: Vec<String> = terms
+            .iter()
+            .map(|t| t["term"].as_str().unwrap().to_lowercase())
+            .collect();
+        seen.sort();
+        let n = seen.len();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "{label}: a term twice in {terms:?}");
+    }
+    let abusive = r["explain"]["abusive"].as_array().unwrap();
+    let idiot = abusive
+        .iter()
+        .find(|t| t["term"] == "idiot")
+        .expect("idiot explains abusive");
+    let spans: Vec<&str> = idiot["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &text[s[0].as_u64().unwrap() as usize..s[1].as_u64().unwrap() as usize])
+        .collect();
+    assert_eq!(spans, ["idiot", "idiot", "IDIOT", "idiot"]);
+}
+
+#[test]
+fn explain_works_with_the_table_and_is_refused_with_csv() {
+    let out = moderate()
+        .args([
+            "score",
+            "--explain",
+            "--format",
+            "table",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin("You are a pathetic idiot\n")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines.len() >= 3, "{table}");
+    assert!(
+        lines[2..]
+            .iter()
+            .any(|l| l.trim_start().starts_with("abusive: ") && l.contains("idiot +")),
+        "{table}"
+    );
+    moderate()
+        .args([
+            "score",
+            "--explain",
+            "--format",
+            "csv",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin("You idiot\n")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("--explain needs --format jsonl"));
+}

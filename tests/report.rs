@@ -309,3 +309,35 @@ fn report_renders_in_headless_chromium() {
     assert!(dom.contains("<mark class=\"lab-"));
     assert!(dom.contains("id=\"f-all\""));
 }
+
+#[test]
+fn report_and_table_show_html_entities_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("entities.csv");
+    std::fs::write(&path, "id,text\ne1,You idiot &amp; liar &#128175; &lt;3\n").unwrap();
+    let (_, html) = report(dir.path(), &path, &["--all"]);
+    // `&` is escaped once for HTML, so the page shows "&"; the emoji shows
+    // as itself; `&lt;3` shows as "<3".
+    let text = &html[html.find("<p class=\"text\"").expect("comment text")..];
+    let text = &text[..text.find("</p>").unwrap()];
+    assert!(
+        text.contains(" &amp; ") && text.contains("💯 &lt;3"),
+        "{text}"
+    );
+    assert!(!html.contains("&amp;amp;") && !html.contains("&amp;#128175;"));
+    let out = moderate()
+        .arg("score")
+        .arg(&path)
+        .args(["--format", "table", "--explain"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    assert!(table.contains("You idiot & liar 💯 <3"), "{table}");
+    assert!(
+        !table.contains("&amp;") && !table.contains("&#128175;"),
+        "{table}"
+    );
+}

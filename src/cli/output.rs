@@ -2,6 +2,7 @@
 
 use super::terminal::one_line;
 use crate::model::{Contribution, Model};
+use crate::text::normalize::decode_entities;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,7 +14,8 @@ pub enum OutputFormat {
     Jsonl,
     /// CSV with a header: id, one score column per label, flags.
     Csv,
-    /// An aligned table for reading in a terminal.
+    /// An aligned table for reading in a terminal (with `--explain`, a line
+    /// of words per label under each row).
     Table,
 }
 
@@ -141,13 +143,28 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     write!(self.out, " {:>8.3}", s)?;
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
-                let text = one_line(&r.text);
+                let text = one_line(&decode_entities(&r.text));
                 writeln!(
                     self.out,
                     "  {:<16} {}",
                     flags.join(","),
                     truncate_chars(&text, 70)
-                )
+                )?;
+                // With --explain, one line per label under the row: the
+                // words as the analyzer read them, with their weights.
+                for (label, terms) in self.labels.iter().zip(r.explanations.iter().flatten()) {
+                    if terms.is_empty() {
+                        continue;
+                    }
+                    let words: Vec<String> = terms
+                        .iter()
+                        .map(|t| {
+                            format!("{} +{:.2}", one_line(&decode_entities(&t.term)), t.weight)
+                        })
+                        .collect();
+                    writeln!(self.out, "{:<10}   {label}: {}", "", words.join(", "))?;
+                }
+                Ok(())
             }
         }
     }

@@ -16,10 +16,10 @@ use crate::io::{CommentReader, InputFormat};
 use crate::model::{Model, Scorer, Scores};
 use crate::pipeline;
 use crate::review::{Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, rfc3339_utc};
+use crate::text::normalize::{decode_entities, decode_entity};
 use anyhow::{Context, Result};
 use clap::Args;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -403,9 +403,10 @@ struct Highlights {
 }
 
 impl Highlights {
-    /// The `top` word spans that raised each flagged label most (the
-    /// highest-scoring label when none is flagged). Character n-gram
-    /// contributions are summed per word.
+    /// The `top` words that raised each flagged label most (the
+    /// highest-scoring label when none is flagged), every occurrence of
+    /// each highlighted. Character n-gram contributions are summed per word,
+    /// and a repeated word is one of the `top` (see [`Scorer::explain_words`]).
     fn of(scorer: &mut Scorer<'_>, item: &QueueItem, top: usize) -> Self {
         let mut shown: Vec<usize> = (0..item.flags.len()).filter(|&i| item.flags[i]).collect();
         if shown.is_empty() {
@@ -417,24 +418,13 @@ impl Highlights {
         }
         let mut out = Highlights::default();
         for label in shown {
-            let mut by_span: HashMap<(usize, usize), f32> = HashMap::new();
-            for c in scorer.explain(&item.text, label, 200) {
-                for &span in &c.spans {
-                    *by_span.entry(span).or_default() += c.weight;
-                }
-            }
-            let mut spans: Vec<((usize, usize), f32)> = by_span.into_iter().collect();
-            spans.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            spans.truncate(top);
             let mut words: Vec<String> = Vec::new();
-            for &(span, _) in &spans {
-                if let Some(w) = item.text.get(span.0..span.1) {
-                    let w = one_line(w);
-                    if !words.contains(&w) {
-                        words.push(w);
-                    }
+            for c in scorer.explain_words(&item.text, label, top) {
+                let w = one_line(&decode_entities(&c.term));
+                if !words.contains(&w) {
+                    words.push(w);
                 }
-                out.spans.push(span);
+                out.spans.extend(c.spans);
             }
             out.words.push((label, words));
         }
@@ -548,8 +538,8 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
     // One spare line: the frame separator, or the cursor's last line.
     let chrome = lines.len() + 2 + help_lines.len() + 1;
     let room = height.saturating_sub(chrome).max(3);
-    let marks = v.highlights.marks(&v.item.text);
-    let text = wrap(&v.item.text, &marks, width, style);
+    let (shown, marks) = decoded_with_marks(&v.item.text, &v.highlights.marks(&v.item.text));
+    let text = wrap(&shown, &marks, width, style);
     if text.len() > room {
         lines.extend(text[..room - 1].iter().cloned());
         lines.push(format!(
@@ -596,6 +586,26 @@ fn finish(lines: Vec<String>, style: Style) -> String {
     }
     out.push_str(&lines.join("\r\n"));
     out
+}
+
+/// `text` with its HTML entities decoded (as the analyzer reads them), and
+/// `marks` (one per byte of `text`) carried over to the decoded bytes.
+fn decoded_with_marks(text: &str, marks: &[bool]) -> (String, Vec<bool>) {
+    let mut out = String::with_capacity(text.len());
+    let mut out_marks = Vec::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(c) = text[pos..].chars().next() {
+        let (ch, len) = if c == '&' {
+            decode_entity(&text[pos..]).unwrap_or(('&', 1))
+        } else {
+            (c, c.len_utf8())
+        };
+        out.push(ch);
+        let m = marks.get(pos).copied().unwrap_or(false);
+        out_marks.extend(std::iter::repeat_n(m, ch.len_utf8()));
+        pos += len;
+    }
+    (out, out_marks)
 }
 
 /// Display width of `c`.
@@ -827,6 +837,42 @@ mod tests {
             Input::Action(Action::Toggle(1))
         );
         assert_eq!(key(KeyCode::Esc, KeyModifiers::NONE), Input::Ignore);
+    }
+
+    #[test]
+    fn screen_shows_html_entities_decoded_with_their_highlights() {
+        let text = "Top &amp; bottom &#128175; idiot";
+        let item = QueueItem {
+            id: "e".into(),
+            text: text.into(),
+            line: 2,
+            scores: vec![0.9, 0.0],
+            flags: vec![true, false],
+        };
+        let emoji = text.find("&#128175;").unwrap();
+        let idiot = text.find("idiot").unwrap();
+        let highlights = Highlights {
+            spans: vec![(emoji, emoji + 9), (idiot, idiot + 5)],
+            words: vec![(0, vec!["💯".into(), "idiot".into()])],
+        };
+        let keys = KeyMap::new(&["abusive", "violent"]);
+        let view = View {
+            item: &item,
+            labels: &["abusive", "violent"],
+            thresholds: &[0.359, 0.17],
+            keys: &keys,
+            proposal: &[true, false],
+            highlights: &highlights,
+            progress: (1, 1),
+            saved: 0,
+            in_file: 0,
+            input_name: "c.csv",
+            decisions_name: "d.csv",
+            status: None,
+        };
+        let screen = render(&view, PLAIN, 80, 24);
+        assert!(screen.contains("Top & bottom [[💯]] [[idiot]]"), "{screen}");
+        assert!(!screen.contains("&amp;"), "{screen}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `moderate score`: score comments and flag them, streaming and in parallel.
 
-use super::InputArgs;
 use super::files::{self, Output};
 use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
+use super::{InputArgs, UsageError};
 use crate::model::Scores;
 use crate::pipeline;
 use anyhow::{Context, Result};
@@ -30,7 +30,8 @@ pub struct ScoreArgs {
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
     /// Add the words (and word pairs) that raised each label's score most,
-    /// with their byte spans in the text.
+    /// with their byte spans in the text (jsonl), or a line of them under
+    /// each row (table). Not with --format csv.
     #[arg(long)]
     pub explain: bool,
     /// Terms per label shown by --explain.
@@ -50,6 +51,14 @@ pub struct ScoreArgs {
 
 /// Runs `moderate score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
+    if args.explain && args.format == OutputFormat::Csv {
+        return Err(UsageError(
+            "--explain needs --format jsonl (terms, weights and byte spans) or table \
+             (terms and weights); a CSV row has no place for them"
+                .into(),
+        )
+        .into());
+    }
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
