@@ -15,7 +15,9 @@ use crate::Comment;
 use crate::io::{CommentReader, InputFormat};
 use crate::model::{Model, Scorer, Scores};
 use crate::pipeline;
-use crate::review::{Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, rfc3339_utc};
+use crate::review::{
+    Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, QueueSpec, rfc3339_utc,
+};
 use crate::text::normalize::{decode_entities, decode_entity};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -47,11 +49,72 @@ pub struct ReviewArgs {
     /// Also queue comments that no label flags (after the flagged ones).
     #[arg(long)]
     pub all: bool,
+    /// Queue the comments flagged for this label, highest score for it
+    /// first; repeat to queue another label's after them (`--label violent
+    /// --label abusive`). Comments flagged only for other labels are left
+    /// out (with --all, they follow). Default: every label, the one that
+    /// flags fewest comments first.
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
     /// Words highlighted per label.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
     #[command(flatten)]
+    pub bad: super::rejects::SkipBadArgs,
+    #[command(flatten)]
     pub input_args: InputArgs,
+}
+
+/// The label indices named by `--label`, in the order given.
+fn chosen_labels(names: &[String], labels: &[&str]) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for name in names {
+        let i = labels.iter().position(|l| l == name).ok_or_else(|| {
+            UsageError(format!(
+                "--label {name}: the model has no such label (labels: {})",
+                labels.join(", ")
+            ))
+        })?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// What this session has done to the decisions file, for the screen and
+/// the last line. Undo may reach decisions of earlier sessions (the file is
+/// one log); they are counted apart, so no count goes below zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    /// Decisions saved in this session and still in the file.
+    saved: usize,
+    /// Decisions of earlier sessions removed by undo in this one.
+    undone_earlier: usize,
+}
+
+impl Tally {
+    /// Counts the undo of the file's last decision: this session's, if it
+    /// saved any that are still there (they are the file's last rows).
+    /// Returns true when the decision was an earlier session's.
+    fn undo(&mut self) -> bool {
+        if self.saved > 0 {
+            self.saved -= 1;
+            false
+        } else {
+            self.undone_earlier += 1;
+            true
+        }
+    }
+
+    /// "saved 2 this session" (", undid 1 earlier" when it applies).
+    fn describe(self) -> String {
+        let mut s = format!("saved {} this session", self.saved);
+        if self.undone_earlier > 0 {
+            s.push_str(&format!(", undid {} earlier", self.undone_earlier));
+        }
+        s
+    }
 }
 
 /// Runs `moderate review`.
@@ -64,6 +127,15 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    let mut outputs = vec![("--decisions", args.decisions.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    super::files::refuse_overwriting(&[&args.input], &outputs)?;
+    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
+    let labels = model.label_names();
+    let chosen = chosen_labels(&args.labels, &labels)?;
     if !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "review needs an interactive terminal on stdin (it reads single key presses); \
@@ -72,10 +144,6 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    super::files::refuse_overwriting(&[&args.input], &[("--decisions", &args.decisions)])?;
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
-    let labels = model.label_names();
     let reviewer = args
         .reviewer
         .clone()
@@ -91,21 +159,59 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     // The decisions file first: a wrong one fails before a long scoring run.
     let mut log =
         DecisionLog::open(&args.decisions, &labels).context("cannot use the decisions file")?;
-    let items = read_and_score(&args, &model, &thresholds)?;
+    let (items, rejected) = read_and_score(&args, &model, &thresholds)?;
     let mut notice = log.repaired().map(str::to_string);
     if let Some(n) = &notice {
         eprintln!("moderate: {}: {n}", args.decisions.display());
     }
     let already = log.decisions().len();
     let n_items = items.len();
-    let mut queue = Queue::new(items, &log.decided_ids(), args.all);
+    let spec = if chosen.is_empty() {
+        QueueSpec::rarest_first(&items, labels.len(), args.all)
+    } else {
+        QueueSpec {
+            labels: chosen.clone(),
+            include_unflagged: args.all,
+        }
+    };
+    let mut queue = Queue::new(items, &log.decided_ids(), &spec);
+    let skipped_records = (rejected > 0).then(|| {
+        format!(
+            "skipped {rejected} malformed record{} (--skip-bad{})",
+            if rejected == 1 { "" } else { "s" },
+            args.bad
+                .rejects
+                .as_ref()
+                .map_or(String::new(), |r| format!("; see {}", r.display()))
+        )
+    });
     if queue.is_done() {
         super::files::print(&format!(
-            "nothing to review: {n_items} comments read, none {}left undecided ({already} decisions in {})\n",
+            "nothing to review: {n_items} comments read{}, none {}left undecided ({already} decisions in {})\n",
+            skipped_records
+                .as_ref()
+                .map_or(String::new(), |s| format!(" ({s})")),
             if args.all { "" } else { "flagged and " },
             args.decisions.display()
         ))?;
         return Ok(ExitCode::SUCCESS);
+    }
+    // The first screen says what was repaired or skipped, else the order.
+    if notice.is_none() {
+        notice = skipped_records.clone();
+    }
+    if notice.is_none() {
+        let names: Vec<&str> = spec.labels.iter().map(|&l| labels[l]).collect();
+        notice = Some(format!(
+            "queue: {}{}{}",
+            names.join(", then "),
+            if args.all { ", then the rest" } else { "" },
+            if chosen.is_empty() && names.len() > 1 {
+                " (rarest first; --label to choose)"
+            } else {
+                ""
+            },
+        ));
     }
 
     let style = Style::detect();
@@ -113,7 +219,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     let input_name = args.input.display().to_string();
     let decisions_name = args.decisions.display().to_string();
     let mut scorer = model.scorer();
-    let mut saved: i64 = 0;
+    let mut tally = Tally::default();
     let mut proposal: Vec<bool> = Vec::new();
     let mut highlights = Highlights::default();
     let mut fresh = true;
@@ -139,7 +245,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                     proposal: &proposal,
                     highlights: &highlights,
                     progress: queue.progress(),
-                    saved,
+                    tally,
                     in_file: log.decisions().len(),
                     input_name: &input_name,
                     decisions_name: &decisions_name,
@@ -150,7 +256,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                 height,
             ),
             None => render_done(
-                saved,
+                tally,
                 log.decisions().len(),
                 &decisions_name,
                 notice.as_deref(),
@@ -189,7 +295,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                 };
                 log.append(&decision)
                     .context("cannot write the decisions file")?;
-                saved += 1;
+                tally.saved += 1;
                 notice = Some(format!(
                     "saved {}: {}",
                     item.id,
@@ -214,13 +320,18 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                         let undone = log.undo().context("cannot write the decisions file")?;
                         match undone {
                             Some(d) => {
-                                saved -= 1;
+                                let earlier = tally.undo();
                                 queue.reopen(&d.id);
                                 fresh = true;
                                 format!(
-                                    "undid {} (was {})",
+                                    "undid {} (was {}{})",
                                     d.id,
-                                    describe_labels(&labels, &d.labels)
+                                    describe_labels(&labels, &d.labels),
+                                    if earlier {
+                                        ", decided in an earlier session"
+                                    } else {
+                                        ""
+                                    }
                                 )
                             }
                             None => "nothing to undo".to_string(),
@@ -234,22 +345,44 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     }
     drop(raw);
     // Leave the last frame on screen and end its line.
+    let decided = log.decided_ids();
+    let skipped = queue.skipped(&decided);
     super::files::print(&format!(
-        "\nmoderate: {saved} decision(s) saved this session; {} in {}; {} comment(s) left in the queue\n",
+        "\nmoderate: {} decision(s) saved this session{}; {} in {}; {} comment(s) left to review{}\n",
+        tally.saved,
+        if tally.undone_earlier > 0 {
+            format!(", {} earlier one(s) undone", tally.undone_earlier)
+        } else {
+            String::new()
+        },
         log.decisions().len(),
         args.decisions.display(),
-        queue.remaining()
+        queue.undecided(&decided),
+        if skipped > 0 {
+            format!(" ({skipped} skipped this session; they come back next time)")
+        } else {
+            String::new()
+        }
     ))?;
+    if let Some(s) = &skipped_records {
+        eprintln!("moderate: {s}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads every comment of the input and scores it.
-fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Result<Vec<QueueItem>> {
+/// Reads every comment of the input and scores it; with `--skip-bad`,
+/// malformed records are left out and counted (the second value).
+fn read_and_score(
+    args: &ReviewArgs,
+    model: &Model,
+    thresholds: &[f32],
+) -> Result<(Vec<QueueItem>, u64)> {
     let opts = args.input_args.read_options(&[], &[]);
     let reader = CommentReader::open(&args.input, &opts).context("cannot read the input")?;
     let jsonl = reader.format() == InputFormat::Jsonl;
     let text_key = format!("no `{}` key", opts.text_column);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let mut items = Vec::new();
     pipeline::ordered_map(
         reader,
@@ -266,12 +399,18 @@ fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Resul
                 Ok(c) => c,
                 Err(e) => {
                     let hint = if jsonl && e.to_string().contains(&text_key) {
-                        " (review needs the comment text: give it the comments file itself, \
-                         not the output of `moderate score`)"
+                        "; review needs the comment text: give it the comments file itself, \
+                         not the output of `moderate score`"
                     } else {
                         ""
                     };
-                    return Err(anyhow::Error::new(e).context(format!("bad input record{hint}")));
+                    return bad.handle(e).with_context(|| {
+                        if hint.is_empty() {
+                            String::from("cannot review this file")
+                        } else {
+                            format!("cannot review this file{hint}")
+                        }
+                    });
                 }
             };
             let scores = scores.unwrap_or_default();
@@ -286,7 +425,8 @@ fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Resul
             Ok(())
         },
     )?;
-    Ok(items)
+    bad.finish()?;
+    Ok((items, bad.rejected))
 }
 
 /// "abusive=1 violent=0".
@@ -452,7 +592,7 @@ struct View<'a> {
     proposal: &'a [bool],
     highlights: &'a Highlights,
     progress: (usize, usize),
-    saved: i64,
+    tally: Tally,
     in_file: usize,
     input_name: &'a str,
     decisions_name: &'a str,
@@ -467,8 +607,10 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
         "1",
         &fit(
             &format!(
-                "moderate review  {n}/{total}  | saved {} this session, {} in {}",
-                v.saved, v.in_file, v.decisions_name
+                "moderate review  {n}/{total}  | {}, {} in {}",
+                v.tally.describe(),
+                v.in_file,
+                v.decisions_name
             ),
             width,
         ),
@@ -557,7 +699,7 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
 
 /// The screen after the last comment.
 fn render_done(
-    saved: i64,
+    tally: Tally,
     in_file: usize,
     decisions_name: &str,
     status: Option<&str>,
@@ -567,7 +709,7 @@ fn render_done(
     let lines = vec![
         style.paint("1", &fit("moderate review: queue done", width)),
         fit(
-            &format!("saved {saved} this session, {in_file} in {decisions_name}"),
+            &format!("{}, {in_file} in {decisions_name}", tally.describe()),
             width,
         ),
         fit(status.unwrap_or(""), width),
@@ -840,6 +982,26 @@ mod tests {
     }
 
     #[test]
+    fn tally_counts_undo_of_earlier_decisions_apart_and_never_below_zero() {
+        let mut t = Tally {
+            saved: 2,
+            ..Tally::default()
+        };
+        assert!(!t.undo());
+        assert!(!t.undo());
+        assert!(t.undo(), "the third undo reaches an earlier session");
+        assert_eq!(
+            t,
+            Tally {
+                saved: 0,
+                undone_earlier: 1
+            }
+        );
+        assert_eq!(t.describe(), "saved 0 this session, undid 1 earlier");
+        assert_eq!(Tally::default().describe(), "saved 0 this session");
+    }
+
+    #[test]
     fn screen_shows_html_entities_decoded_with_their_highlights() {
         let text = "Top &amp; bottom &#128175; idiot";
         let item = QueueItem {
@@ -864,7 +1026,7 @@ mod tests {
             proposal: &[true, false],
             highlights: &highlights,
             progress: (1, 1),
-            saved: 0,
+            tally: Tally::default(),
             in_file: 0,
             input_name: "c.csv",
             decisions_name: "d.csv",
@@ -897,7 +1059,10 @@ mod tests {
             proposal: &[true, false],
             highlights: &highlights,
             progress: (3, 12),
-            saved: 2,
+            tally: Tally {
+                saved: 2,
+                undone_earlier: 0,
+            },
             in_file: 5,
             input_name: "c.csv",
             decisions_name: "d.csv",
