@@ -34,8 +34,10 @@ pub struct ReportArgs {
     /// List comments that are not flagged too.
     #[arg(long)]
     pub all: bool,
-    /// Most comments listed, highest scores first (0 = no cap). The counts
-    /// and histograms always cover every comment.
+    /// Most comments listed per label: each label keeps its N highest
+    /// scores for that label, so a rare label is never crowded out by a
+    /// common one (with --all, N unflagged ones too); 0 = no cap. The page
+    /// says how many were left out; counts and histograms cover every comment.
     #[arg(long, default_value_t = DEFAULT_LIMIT, value_name = "N")]
     pub limit: usize,
     /// Highlighted words per flagged label (each word sums its n-gram
