@@ -851,3 +851,90 @@ fn explain_works_with_the_table_and_is_refused_with_csv() {
         .stdout("")
         .stderr(predicate::str::contains("--explain needs --format jsonl"));
 }
+
+#[test]
+fn train_names_its_pooled_auc_and_prints_the_fold_mean_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.model");
+    let out = moderate()
+        .args(["train", "--data"])
+        .arg(data("examples.csv"))
+        .arg("--out")
+        .arg(&model)
+        .args(["--cv", "3", "--min-df", "1", "--threads", "1"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .find(|l| l.starts_with("label "))
+        .expect("a table");
+    assert!(header.ends_with("pooled_auc fold_mean"), "{text}");
+    assert!(text.contains("pooled_auc: ROC-AUC of every fold's held-out predictions"));
+    for label in ["abusive", "violent"] {
+        let row: Vec<&str> = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{label} ")))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let mean: f64 = row[7].parse().unwrap();
+        let folds: Vec<f64> = lines
+            .iter()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("{label} per-fold ROC-AUC: "))
+            })
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(folds.len(), 3);
+        let expected = folds.iter().sum::<f64>() / 3.0;
+        assert!(
+            (mean - expected).abs() < 2e-4,
+            "{label}: {mean} vs {folds:?}"
+        );
+    }
+    moderate()
+        .args(["info", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(pooled out-of-fold; fold mean "));
+}
+
+#[test]
+fn usage_lines_name_each_file_argument_differently() {
+    for cmd in ["score", "report", "review", "perturb", "eval", "train"] {
+        let out = moderate()
+            .args([cmd, "--help"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let help = String::from_utf8(out).unwrap();
+        let usage = help.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        let names: Vec<&str> = usage
+            .split(['<', '['])
+            .skip(1)
+            .filter_map(|w| w.split(['>', ']']).next())
+            .filter(|w| *w != "OPTIONS")
+            .collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{usage}");
+    }
+    moderate()
+        .args(["report", "--help"])
+        .assert()
+        .stdout(predicate::str::contains(
+            "Usage: moderate report [OPTIONS] --out <HTML> [INPUT]",
+        ));
+}

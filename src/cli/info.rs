@@ -104,9 +104,18 @@ fn card(model: &crate::model::Model, json: bool) -> Result<String> {
             } else {
                 "cross-validation"
             };
+            // Several folds: the pooled figure and the folds' mean differ
+            // (see `train`'s output); both are shown, each named.
+            let pooled = if cv.folds > 1 {
+                let mean = super::train::fold_mean(&cv.fold_roc_auc)
+                    .map_or("-".to_string(), |m| format!("{m:.4}"));
+                format!(" (pooled out-of-fold; fold mean {mean})")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "  {what}: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
+                "  {what}: ROC-AUC {:.4}{pooled}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
                 cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
             )?;
         }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 pub struct PerturbArgs {
     /// Comments to rewrite: CSV with a header or JSONL (`-` for stdin, whose
     /// format is sniffed as for `score`).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Where to write the rewritten file (default: stdout). Same format and
     /// columns as the input; only the text changes.

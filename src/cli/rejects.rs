@@ -16,7 +16,7 @@ pub struct SkipBadArgs {
     #[arg(long)]
     pub skip_bad: bool,
     /// Where --skip-bad writes rejected records (CSV: file,line,reason).
-    #[arg(long, value_name = "FILE", requires = "skip_bad")]
+    #[arg(long, value_name = "REJECTS", requires = "skip_bad")]
     pub rejects: Option<PathBuf>,
 }
 

@@ -20,10 +20,10 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Comments to score (CSV, JSONL or text; `-` or none = stdin).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
     /// Where to write the HTML page (`-` = stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "HTML")]
     pub out: PathBuf,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]

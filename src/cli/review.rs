@@ -32,7 +32,7 @@ use unicode_width::UnicodeWidthChar;
 pub struct ReviewArgs {
     /// Comments to review: the raw comments file (CSV, JSONL or text), which
     /// is scored with --model. Not stdin: the terminal is for keys.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]
@@ -41,7 +41,7 @@ pub struct ReviewArgs {
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
     /// Decisions file: appended to, and read on start to resume.
-    #[arg(long, value_name = "FILE", default_value = "decisions.csv")]
+    #[arg(long, value_name = "DECISIONS", default_value = "decisions.csv")]
     pub decisions: PathBuf,
     /// Reviewer name written with each decision (default: $USER).
     #[arg(long, value_name = "NAME")]

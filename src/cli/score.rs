@@ -15,7 +15,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     /// Comments to score (CSV, JSONL or text; `-` or none = stdin).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]
@@ -38,7 +38,7 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
     /// Output file (default: stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub bad: super::rejects::SkipBadArgs,

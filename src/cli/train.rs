@@ -273,6 +273,13 @@ fn record_evaluation(
     Ok(())
 }
 
+/// The mean of the per-fold ROC-AUC figures (`None` when there are none or
+/// one is undefined).
+pub(super) fn fold_mean(folds: &[f64]) -> Option<f64> {
+    let mean = folds.iter().sum::<f64>() / folds.len() as f64;
+    (!folds.is_empty() && mean.is_finite()).then_some(mean)
+}
+
 /// Parses `label=value`.
 pub fn parse_label_value<T: std::str::FromStr>(s: &str) -> Result<(String, T), String>
 where
@@ -657,24 +664,47 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>9}",
-        "label", "positive", "negative", "unlabelled", "repeat", "threshold", "cv_auc"
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
+        "label",
+        "positive",
+        "negative",
+        "unlabelled",
+        "repeat",
+        "threshold",
+        "pooled_auc",
+        "fold_mean"
     )?;
+    let mut cross_validated = false;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
-        let auc = l
-            .cross_validation
-            .as_ref()
-            .map_or("-".to_string(), |cv| format!("{:.4}", cv.roc_auc));
+        let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
+            || ("-".to_string(), "-".to_string()),
+            |cv| {
+                (
+                    format!("{:.4}", cv.roc_auc),
+                    fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
+                )
+            },
+        );
         writeln!(
             out,
-            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>9}",
-            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, auc
+            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
+            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
         )?;
         if let Some(cv) = &l.cross_validation {
+            cross_validated = true;
             let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
             writeln!(out, "  {} per-fold ROC-AUC: {}", l.name, folds.join(" "))?;
         }
+    }
+    if cross_validated {
+        writeln!(
+            out,
+            "pooled_auc: ROC-AUC of every fold's held-out predictions taken together (what the \
+             calibration and threshold are fitted on); it can sit below every fold's figure when the \
+             fold models score on different scales, as on small data. fold_mean: the mean \
+             of the per-fold figures."
+        )?;
     }
     writeln!(
         out,
