@@ -1,7 +1,8 @@
 //! `moderate review`: a review queue in the terminal.
 //!
-//! Comments are scored, the flagged ones are shown highest score first with
-//! the words that raised their scores highlighted, and single keys record a
+//! Comments are scored, the flagged ones are shown grouped by label (the
+//! rarest label first, or as `--label` says; see [`crate::review::QueueSpec`])
+//! with the words that raised their scores highlighted, and single keys record a
 //! decision per comment in a decisions CSV (see [`crate::review`] for the
 //! file format and how it is kept safe). The screen is plain ANSI: raw mode
 //! for single keys (crossterm), "clear screen" between comments, and SGR
