@@ -381,3 +381,51 @@ fn terminal_escapes_in_comments_never_reach_the_terminal_or_the_page() {
         r.stderr
     );
 }
+
+#[test]
+fn terminal_escapes_in_column_values_never_reach_the_terminal() {
+    // `eval --by` prints the values of a data column, and `info` prints the
+    // `source` values the model was trained on: both come from files as
+    // untrusted as the comments.
+    let title = "\x1b]0;owned\x07src";
+    let data = format!(
+        "id,text,abusive,violent,source\n\
+         1,you idiot,1,0,\"{title}\"\n2,nice day,0,0,\"{title}\"\n\
+         3,you moron,1,1,b\n4,hello there,0,0,b\n5,burn them all,1,1,b\n6,good game,0,0,b\n"
+    );
+    let (dir, path) = file("labels.csv", data.as_bytes());
+    let r = run(moderate()
+        .args(["eval", "--by", "source", "--data"])
+        .arg(&path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("[?]0;owned?src] 2 rows"), "{}", r.stdout);
+    assert!(
+        !r.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters in eval --by: {:?}",
+        r.stdout
+    );
+    let model = dir.path().join("m.model");
+    let r = run(moderate()
+        .args([
+            "train",
+            "--cv",
+            "0",
+            "--min-df",
+            "1",
+            "--threads",
+            "1",
+            "--data",
+        ])
+        .arg(&path)
+        .arg("--out")
+        .arg(&model));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(moderate().args(["info", "--model"]).arg(&model));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("?]0;owned?src 2"), "{}", r.stdout);
+    assert!(
+        !r.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters in info: {:?}",
+        r.stdout
+    );
+}

@@ -1,5 +1,6 @@
 //! `moderate eval`: measure a model on labelled comments.
 
+use super::terminal::one_line;
 use super::{InputArgs, UsageError};
 use crate::bias::{IdentityTerms, LabelBias};
 use crate::evaluate::{Report, SetMetrics, score_records};
@@ -135,11 +136,18 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{} rows from {}", overall.rows, args.data.display())?;
+        writeln!(
+            out,
+            "{} rows from {}",
+            overall.rows,
+            one_line(&args.data.display().to_string())
+        )?;
         print_table(&mut out, "all", &overall)?;
         print_reliability(&mut out, &overall)?;
+        // Group names are values of a column of the data, so they may hold
+        // terminal escapes like any comment.
         for (g, m) in &by_group {
-            print_table(&mut out, g, m)?;
+            print_table(&mut out, &one_line(g), m)?;
         }
         if let Some(bias) = &bias {
             print_bias(&mut out, bias)?;

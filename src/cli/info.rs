@@ -20,7 +20,15 @@ pub struct InfoArgs {
 /// Runs `moderate info`.
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    super::files::print(&card(&model, args.json)?)?;
+    let card = card(&model, args.json)?;
+    // The card quotes the training data (file names, `source` values), which
+    // may hold terminal escapes; JSON escapes them itself.
+    let card = if args.json {
+        card
+    } else {
+        super::terminal::safe_text(&card)
+    };
+    super::files::print(&card)?;
     Ok(ExitCode::SUCCESS)
 }
 
