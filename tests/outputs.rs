@@ -91,6 +91,90 @@ fn every_command_treats_a_closed_stdout_as_success() {
     }
 }
 
+/// A pseudo-terminal: its controller end (keep it open while the child
+/// runs) and its terminal end, for a child's stdin.
+#[cfg(target_os = "linux")]
+fn pty() -> (std::fs::File, Stdio) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt returns a new descriptor (checked), owned by the
+    // File; ptsname_r writes a NUL-terminated name into `name`, whose length
+    // it is given.
+    unsafe {
+        let controller = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(controller >= 0, "posix_openpt");
+        let controller_file = std::fs::File::from_raw_fd(controller);
+        assert_eq!(libc::grantpt(controller), 0, "grantpt");
+        assert_eq!(libc::unlockpt(controller), 0, "unlockpt");
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(controller, name.as_mut_ptr(), name.len()),
+            0,
+            "ptsname_r"
+        );
+        let name = std::ffi::CStr::from_ptr(name.as_ptr()).to_str().unwrap();
+        let terminal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name)
+            .expect("open the pty's terminal end");
+        (controller_file, Stdio::from(terminal))
+    }
+}
+
+/// `review` reads keys from a terminal, so the closed-stdout test above
+/// cannot run it; here stdin is a pseudo-terminal and stdout a closed pipe,
+/// both for a queue to show and for the "nothing to review" line.
+#[cfg(target_os = "linux")]
+#[test]
+fn review_treats_a_closed_stdout_as_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = dir.path().join("quiet.csv");
+    std::fs::write(
+        &quiet,
+        "id,text\n1,\"@history_buff thanks for the link, I had no idea the citadel was that old.\"\n",
+    )
+    .unwrap();
+    let examples = data("examples.csv");
+    for (input, what) in [
+        (examples.as_path(), "a queue"),
+        (quiet.as_path(), "nothing"),
+    ] {
+        let (_controller, stdin) = pty();
+        let mut out = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+            .arg("review")
+            .arg(input)
+            .arg("--decisions")
+            .arg(dir.path().join("decisions.csv"))
+            .env("TERM", "dumb")
+            .stdin(stdin)
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Were a write to the closed pipe to succeed, review would wait for a
+        // key press that never comes.
+        let started = std::time::Instant::now();
+        while out.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                out.kill().unwrap();
+                panic!("review with {what} to show still runs after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = out.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "review with {what} to show: {:?}, stderr {stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "review with {what} to show: {stderr}"
+        );
+    }
+}
+
 /// A CSV comments file with a malformed record (invalid UTF-8) on its
 /// third line.
 const BAD_AT_LINE_3: &[u8] = b"id,text\n1,fine\n2,bad \xff byte\n3,also fine\n";
