@@ -22,9 +22,15 @@ pub const DEFAULT_TERMS: &str = include_str!("../data/identity_terms.txt");
 /// Power used for the generalised mean over groups.
 pub const POWER: f64 = -5.0;
 
-/// Groups needing at least this many labelled comments (and both classes)
-/// to be reported; smaller groups are listed as too small.
+/// Groups needing at least this many labelled comments to be reported;
+/// smaller groups are listed as too small.
 pub const MIN_SUBGROUP: u64 = 20;
+
+/// Groups also need at least this many positive and this many negative
+/// comments: with one or two positives, BNSP and subgroup AUC are the rank
+/// of those few comments, noise that the power mean (p = -5) would then be
+/// dominated by.
+pub const MIN_PER_CLASS: u64 = 5;
 
 /// Identity groups and the stems that signal them.
 #[derive(Debug, Clone)]
@@ -152,7 +158,8 @@ pub struct LabelBias {
     pub power_mean_bpsn_auc: Option<f64>,
     /// Power mean of BNSP AUC.
     pub power_mean_bnsp_auc: Option<f64>,
-    /// Groups with fewer than [`MIN_SUBGROUP`] labelled comments or one class only.
+    /// Groups with fewer than [`MIN_SUBGROUP`] labelled comments, or fewer
+    /// than [`MIN_PER_CLASS`] of either class.
     pub too_small: Vec<String>,
 }
 
@@ -176,7 +183,7 @@ pub fn label_bias(
             .zip(labels)
             .filter(|(m, y)| **m && **y)
             .count() as u64;
-        if size < MIN_SUBGROUP || positives == 0 || positives == size {
+        if size < MIN_SUBGROUP || positives < MIN_PER_CLASS || size - positives < MIN_PER_CLASS {
             too_small.push(name.clone());
             continue;
         }
@@ -232,6 +239,39 @@ mod tests {
             err.to_string(),
             "t.txt:3: expected `group: term, term, ...`"
         );
+    }
+
+    #[test]
+    fn groups_with_too_few_positives_or_negatives_do_not_count() {
+        let terms = IdentityTerms::parse("one: x\nfew: y\nok: z\n", Path::new("x")).unwrap();
+        // 90 rows, 30 per group. Group `one` has a single positive (scored
+        // lowest of all, which would drag the power mean down), `few` has
+        // 4 negatives, `ok` has 10 positives and 20 negatives.
+        let mut scores = Vec::new();
+        let mut labels = Vec::new();
+        let mut groups: Vec<Vec<u16>> = Vec::new();
+        for g in 0..3u16 {
+            for i in 0..30 {
+                let pos = match g {
+                    0 => i == 0,
+                    1 => i >= 4,
+                    _ => i < 10,
+                };
+                labels.push(pos);
+                scores.push(if g == 0 && pos {
+                    0.0
+                } else {
+                    0.5 + 0.4 * f32::from(u8::from(pos)) + 0.001 * i as f32
+                });
+                groups.push(vec![g]);
+            }
+        }
+        let refs: Vec<&[u16]> = groups.iter().map(Vec::as_slice).collect();
+        let report = label_bias(&terms, &scores, &labels, &refs);
+        assert_eq!(report.too_small, ["one", "few"]);
+        let names: Vec<&str> = report.groups.iter().map(|g| g.group.as_str()).collect();
+        assert_eq!(names, ["ok"]);
+        assert_eq!(report.power_mean_subgroup_auc, Some(1.0));
     }
 
     #[test]

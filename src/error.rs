@@ -23,8 +23,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A record or header in an input file is malformed.
-    #[error("{path}:{line}: {message}")]
+    /// A record or header in an input file is malformed (or the file as a
+    /// whole cannot be read as comments; then `line` is 0 and not shown).
+    #[error("{}: {message}", location(path, *line))]
     Input {
         /// The file involved (`-` for stdin).
         path: PathBuf,
@@ -50,6 +51,15 @@ pub enum Error {
     /// A setting is out of its valid range.
     #[error("invalid setting: {0}")]
     Config(String),
+}
+
+/// `path:line`, or `path` alone when the line is not known (0).
+fn location(path: &std::path::Path, line: u64) -> String {
+    if line == 0 {
+        path.display().to_string()
+    } else {
+        format!("{}:{line}", path.display())
+    }
 }
 
 impl Error {

@@ -18,12 +18,12 @@ pub struct LabelMetrics {
     pub roc_auc: Option<f64>,
     /// Average precision (area under the precision-recall curve).
     pub pr_auc: Option<f64>,
-    /// Precision at the model's threshold.
-    pub precision: f64,
-    /// Recall at the model's threshold.
-    pub recall: f64,
-    /// F1 at the model's threshold.
-    pub f1: f64,
+    /// Precision at the model's threshold (`None` when nothing is flagged).
+    pub precision: Option<f64>,
+    /// Recall at the model's threshold (`None` without positives).
+    pub recall: Option<f64>,
+    /// F1 at the model's threshold (`None` without positives).
+    pub f1: Option<f64>,
     /// The model's threshold.
     pub threshold: f32,
     /// Labelled positive rows.
@@ -67,9 +67,9 @@ pub fn set_metrics(
             LabelMetrics {
                 roc_auc: metrics::roc_auc(&scores, &ys),
                 pr_auc: metrics::average_precision(&scores, &ys),
-                precision: confusion.precision(),
-                recall: confusion.recall(),
-                f1: confusion.f1(),
+                precision: (confusion.flagged() > 0).then(|| confusion.precision()),
+                recall: (confusion.positives() > 0).then(|| confusion.recall()),
+                f1: (confusion.positives() > 0).then(|| confusion.f1()),
                 threshold: label.threshold,
                 positives: confusion.positives(),
                 negatives: confusion.negatives(),

@@ -21,6 +21,7 @@
 //! assert!(scores.probabilities[violent] > 0.0 && scores.probabilities[violent] <= 1.0);
 //! ```
 
+pub mod atomic_file;
 pub mod bias;
 pub mod cli;
 pub mod comment;

@@ -2,8 +2,9 @@
 //!
 //! [`ReportBuilder`] collects scored comments one at a time: it counts them,
 //! adds every score to a per-label [`Histogram`], and keeps only the
-//! best-scoring comments for the list (at most [`ReportOptions::limit`]), so
-//! memory stays bounded whatever the input size. [`ReportBuilder::finish`]
+//! best-scoring comments of each label for the list (at most
+//! [`ReportOptions::limit`] per label, so a rare label is never crowded out
+//! by a common one), so memory stays bounded whatever the input size. [`ReportBuilder::finish`]
 //! asks for the terms behind each listed comment's flags and returns a
 //! [`Report`], whose [`Display`](fmt::Display) output is the HTML page.
 //!
@@ -14,8 +15,9 @@
 //! (label names and definitions) is HTML-escaped.
 
 use crate::model::Contribution;
+use crate::text::normalize::decode_entities;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt::{self, Write as _};
 
 /// Default number of histogram bins over [0, 1].
@@ -79,7 +81,10 @@ pub struct ReportMeta {
 pub struct ReportOptions {
     /// List comments that are not flagged for any label too.
     pub include_all: bool,
-    /// Most comments listed (the best-scoring ones); 0 means no cap.
+    /// Most comments listed per label: the comments a label flags are
+    /// capped at its `limit` highest scores for that label, and with
+    /// `include_all` the unflagged ones at their `limit` highest scores.
+    /// The list is the union. 0 means no cap.
     pub limit: usize,
     /// Histogram bins over [0, 1] (at least 1).
     pub bins: usize,
@@ -116,6 +121,9 @@ pub struct Counts {
     /// Comments that qualified for the list (flagged ones, or all with
     /// [`ReportOptions::include_all`]).
     pub eligible: u64,
+    /// Comments listed, per label: the listed comments it flags (filled by
+    /// [`ReportBuilder::finish`]).
+    pub listed: Vec<u64>,
 }
 
 /// Counts of scores in equal-width bins over [0, 1].
@@ -189,10 +197,14 @@ impl ReportEntry {
     }
 }
 
-/// A listed entry ordered so that a max-heap's top is the *worst* entry:
-/// the lowest key, and among equal keys the latest in the input.
-#[derive(Debug)]
-struct Kept(f32, ReportEntry);
+/// A candidate for one label's share of the list, ordered so that a
+/// max-heap's top is the *worst* candidate: the lowest score, and among
+/// equal scores the latest in the input.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    score: f32,
+    seq: u64,
+}
 
 impl PartialEq for Kept {
     fn eq(&self, other: &Self) -> bool {
@@ -208,9 +220,9 @@ impl PartialOrd for Kept {
 impl Ord for Kept {
     fn cmp(&self, other: &Self) -> Ordering {
         other
-            .0
-            .total_cmp(&self.0)
-            .then(self.1.seq.cmp(&other.1.seq))
+            .score
+            .total_cmp(&self.score)
+            .then(self.seq.cmp(&other.seq))
     }
 }
 
@@ -221,7 +233,11 @@ pub struct ReportBuilder {
     options: ReportOptions,
     histograms: Vec<Histogram>,
     counts: Counts,
-    kept: BinaryHeap<Kept>,
+    /// Per label, its best flagged comments; the last heap holds the best
+    /// unflagged ones (with `include_all`).
+    shares: Vec<BinaryHeap<Kept>>,
+    /// The entries some share holds, with how many shares hold each.
+    entries: HashMap<u64, (ReportEntry, usize)>,
     rejects: Vec<String>,
 }
 
@@ -233,11 +249,13 @@ impl ReportBuilder {
             histograms: (0..n).map(|_| Histogram::new(options.bins)).collect(),
             counts: Counts {
                 flagged: vec![0; n],
+                listed: vec![0; n],
                 ..Counts::default()
             },
             labels,
             options,
-            kept: BinaryHeap::new(),
+            shares: (0..=n).map(|_| BinaryHeap::new()).collect(),
+            entries: HashMap::new(),
             rejects: Vec::new(),
         }
     }
@@ -288,15 +306,51 @@ impl ReportBuilder {
             truncated,
             terms: Vec::new(),
         };
-        let kept = Kept(entry.key(), entry);
-        let limit = self.options.limit;
-        if limit == 0 || self.kept.len() < limit {
-            self.kept.push(kept);
-        } else if self.kept.peek().is_some_and(|worst| kept < *worst) {
-            self.kept.pop();
-            self.kept.push(kept);
+        // Each flagged label considers the comment for its own share, by its
+        // own score; an unflagged one competes for the unflagged share.
+        let shares: Vec<(usize, f32)> = if flags.is_empty() {
+            vec![(self.labels.len(), entry.key())]
+        } else {
+            flags
+                .iter()
+                .map(|&l| (l, scores.get(l).copied().unwrap_or(0.0)))
+                .collect()
+        };
+        let mut held = 0;
+        for (share, score) in shares {
+            if self.offer(share, Kept { score, seq }) {
+                held += 1;
+            }
+        }
+        if held > 0 {
+            self.entries.insert(seq, (entry, held));
         }
         flags
+    }
+
+    /// Offers a candidate to one share; returns true when it was taken (and
+    /// releases the candidate it displaced).
+    fn offer(&mut self, share: usize, kept: Kept) -> bool {
+        let limit = self.options.limit;
+        let heap = &mut self.shares[share];
+        if limit == 0 || heap.len() < limit {
+            heap.push(kept);
+            return true;
+        }
+        if heap.peek().is_none_or(|worst| kept >= *worst) {
+            return false;
+        }
+        let worst = heap.pop().map(|k| k.seq);
+        heap.push(kept);
+        if let Some(seq) = worst {
+            if let Some(held) = self.entries.get_mut(&seq) {
+                held.1 -= 1;
+                if held.1 == 0 {
+                    self.entries.remove(&seq);
+                }
+            }
+        }
+        true
     }
 
     /// Counts a malformed record, keeping its description for the page
@@ -325,12 +379,14 @@ impl ReportBuilder {
     ) -> Report {
         let n = self.labels.len();
         let top = self.options.top_terms;
-        let mut entries: Vec<ReportEntry> = self
-            .kept
-            .into_sorted_vec()
-            .into_iter()
-            .map(|k| k.1)
-            .collect();
+        let mut counts = self.counts;
+        let mut entries: Vec<ReportEntry> = self.entries.into_values().map(|e| e.0).collect();
+        // A comment listed for one label shows in the views of all its flags.
+        for (l, listed) in counts.listed.iter_mut().enumerate() {
+            *listed = entries.iter().filter(|e| e.flags.contains(&l)).count() as u64;
+        }
+        // Highest score over all labels first; ties in input order.
+        entries.sort_by(|a, b| b.key().total_cmp(&a.key()).then(a.seq.cmp(&b.seq)));
         for e in &mut entries {
             e.terms = (0..n)
                 .map(|l| {
@@ -346,10 +402,11 @@ impl ReportBuilder {
             meta,
             labels: self.labels,
             histograms: self.histograms,
-            counts: self.counts,
+            counts,
             entries,
             rejects: self.rejects,
             include_all: self.options.include_all,
+            limit: self.options.limit,
         }
     }
 }
@@ -371,33 +428,45 @@ pub struct Report {
     pub rejects: Vec<String>,
     /// Whether unflagged comments are listed too.
     pub include_all: bool,
+    /// The per-label cap on listed comments (0: none).
+    pub limit: usize,
 }
 
 /// Writes `s` HTML-escaped (safe in text and in quoted attribute values).
+/// Control characters other than tab and line breaks (NUL, ESC, the C1
+/// controls), which HTML does not allow in text, become U+FFFD.
 #[derive(Debug, Clone, Copy)]
 pub struct Escaped<'a>(pub &'a str);
+
+/// True for a character [`Escaped`] replaces with U+FFFD.
+fn is_unwanted_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'', '\0']) {
+        while let Some(i) =
+            rest.find(|c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_unwanted_control(c))
+        {
             f.write_str(&rest[..i])?;
-            let c = rest.as_bytes()[i];
+            let c = rest[i..].chars().next().unwrap_or('\0');
             f.write_str(match c {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                b'\'' => "&#39;",
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
                 _ => "\u{FFFD}",
             })?;
-            rest = &rest[i + 1..];
+            rest = &rest[i + c.len_utf8()..];
         }
         f.write_str(rest)
     }
 }
 
-/// `s` with `& < > " '` replaced by entities (and NUL by U+FFFD).
+/// `s` with `& < > " '` replaced by entities (and control characters by
+/// U+FFFD, see [`Escaped`]).
 pub fn escape_html(s: &str) -> String {
     Escaped(s).to_string()
 }
@@ -481,8 +550,10 @@ pub fn marks(text: &str, terms: &[Vec<Contribution>]) -> Vec<Mark> {
 }
 
 /// `text` HTML-escaped, with `<mark>` elements around the terms in `terms`
-/// (see [`marks`]); `labels` name the labels in titles. Only the first
-/// `max_bytes` bytes are shown, followed by a note when more was cut.
+/// (see [`marks`]); `labels` name the labels in titles. HTML entities in the
+/// comment are shown decoded, as the analyzer read them (`&amp;` as `&`;
+/// spans never split an entity). Only the first `max_bytes` bytes are
+/// shown, followed by a note when more was cut.
 pub fn highlight(
     text: &str,
     terms: &[Vec<Contribution>],
@@ -494,7 +565,7 @@ pub fn highlight(
     let mut out = String::with_capacity(shown.len() + 64);
     let mut at = 0;
     for m in marks(shown, terms) {
-        let _ = write!(out, "{}", Escaped(&shown[at..m.start]));
+        let _ = write!(out, "{}", Escaped(&decode_entities(&shown[at..m.start])));
         let classes: Vec<String> = m.labels.iter().map(|l| format!("lab-{l}")).collect();
         let multi = if m.labels.len() > 1 { " multi" } else { "" };
         let mut title = String::new();
@@ -516,11 +587,11 @@ pub fn highlight(
             "<mark class=\"{}{multi}\" title=\"{}\">{}</mark>",
             classes.join(" "),
             Escaped(&title),
-            Escaped(&shown[m.start..m.end])
+            Escaped(&decode_entities(&shown[m.start..m.end]))
         );
         at = m.end;
     }
-    let _ = write!(out, "{}", Escaped(&shown[at..]));
+    let _ = write!(out, "{}", Escaped(&decode_entities(&shown[at..])));
     if shown_end < text.len() {
         let _ = write!(
             out,
@@ -541,7 +612,11 @@ fn covered(text: &str, c: &Contribution) -> String {
         }
         let start = floor_boundary(text, s);
         let end = ceil_boundary(text, e);
-        let piece: String = text[start..end].trim().chars().take(60).collect();
+        let piece: String = decode_entities(&text[start..end])
+            .trim()
+            .chars()
+            .take(60)
+            .collect();
         if !piece.is_empty() && !pieces.contains(&piece) {
             pieces.push(piece);
         }
@@ -790,6 +865,8 @@ impl Report {
                 out,
                 ".lab-{i}{{--c:{c};--bg:{bg};--mk:{mk};--us:{us}}}\
                  #f-{i}:checked~.list>li:not(.flag-{i}){{display:none}}\
+                 .note-{i}{{display:none}}#f-{i}:checked~.note-{i}{{display:block}}\
+                 #f-{i}:checked~.note-all{{display:none}}\
                  #f-{i}:checked~.list>li{{order:var(--r{i})}}\
                  #f-{i}:checked~.filters label[for=f-{i}]{{background:var(--c);color:#fff;border-color:var(--c)}}\
                  #f-{i}:focus-visible~.filters label[for=f-{i}]{{outline:2px solid var(--c);outline-offset:2px}}\
@@ -952,43 +1029,73 @@ impl Report {
             "<div class=\"filters\"><span>Show:</span><label for=\"f-all\">All ({})</label>",
             group(self.entries.len() as u64)
         )?;
+        let flagged = |i: usize| self.counts.flagged.get(i).copied().unwrap_or(0);
+        let listed = |i: usize| self.counts.listed.get(i).copied().unwrap_or(0);
         for (i, l) in self.labels.iter().enumerate() {
-            let listed = self.entries.iter().filter(|e| e.flags.contains(&i)).count();
+            let count = if listed(i) < flagged(i) {
+                format!("{} of {}", group(listed(i)), group(flagged(i)))
+            } else {
+                group(listed(i))
+            };
             write!(
                 f,
-                "<label for=\"f-{i}\" class=\"lab-{i}\">{} ({})</label>",
+                "<label for=\"f-{i}\" class=\"lab-{i}\">{} ({count})</label>",
                 Escaped(&l.name),
-                group(listed as u64)
             )?;
         }
         f.write_str("</div>")?;
-        let omitted = self
-            .counts
-            .eligible
-            .saturating_sub(self.entries.len() as u64);
         let what = if self.include_all {
             "comments"
         } else {
             "flagged comments"
         };
+        let how_to_see = format!(
+            "the list keeps the {} highest-scoring comments of each label (--limit); \
+             run with --limit 0 to list them all. The histograms and counts above include them.",
+            group(self.limit as u64)
+        );
+        // One note per filter: the one for the chosen filter is shown (CSS).
+        let omitted = self
+            .counts
+            .eligible
+            .saturating_sub(self.entries.len() as u64);
         write!(
             f,
-            "<p class=\"note\" id=\"listed\">Showing <b>{}</b> of {} {what}, highest score first \
-             (a label's filter orders by that label's score).",
+            "<p class=\"note note-all\" id=\"listed\">Showing <b>{}</b> of {} {what}, highest \
+             score first (a label's filter orders by that label's score).",
             group(self.entries.len() as u64),
             group(self.counts.eligible),
         )?;
         if omitted > 0 {
             write!(
                 f,
-                " <b id=\"omitted\">{} lower-scoring {what} were omitted</b> (--limit); \
-                 the histograms and counts above include them.",
+                " <b id=\"omitted\">{} lower-scoring {what} are not listed</b>: {how_to_see}",
                 group(omitted)
             )?;
         }
+        f.write_str("</p>")?;
+        for (i, l) in self.labels.iter().enumerate() {
+            write!(
+                f,
+                "<p class=\"note note-{i}\" id=\"listed-{i}\">Showing <b>{}</b> of {} comments \
+                 flagged {name}, highest {name} score first.",
+                group(listed(i)),
+                group(flagged(i)),
+                name = Escaped(&l.name),
+            )?;
+            let left_out = flagged(i).saturating_sub(listed(i));
+            if left_out > 0 {
+                write!(
+                    f,
+                    " <b id=\"omitted-{i}\">{} lower-scoring ones are not listed</b>: {how_to_see}",
+                    group(left_out)
+                )?;
+            }
+            f.write_str("</p>")?;
+        }
         f.write_str(
-            " Highlighted: the terms that raised each flagged label's score most; \
-             hover a highlight for its features.</p><ol class=\"list\">",
+            "<p class=\"note\">Highlighted: the terms that raised each flagged label's score \
+             most; hover a highlight for its features.</p><ol class=\"list\">",
         )?;
         if self.entries.is_empty() {
             write!(f, "<li class=\"empty\">No {what}.</li>")?;
@@ -1178,6 +1285,10 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;"
         );
         assert_eq!(escape_html("a\0b"), "a\u{FFFD}b");
+        assert_eq!(
+            escape_html("x\x1b[31mred\x1b]0;title\x07\u{9b}\tend\n"),
+            "x\u{FFFD}[31mred\u{FFFD}]0;title\u{FFFD}\u{FFFD}\tend\n"
+        );
         let mut b = ReportBuilder::new(labels(), ReportOptions::default());
         let evil = "<script>alert(1)</script> <img src=x onerror=alert(2)>";
         b.add_scored("\"><script>".into(), 2, evil.into(), &[0.9, 0.1], false);
@@ -1337,8 +1448,9 @@ mod tests {
         let html = r.to_string();
         assert_eq!(html.matches("<li class=\"comment").count(), 3);
         assert!(
-            html.contains("<b id=\"omitted\">2 lower-scoring flagged comments were omitted</b>")
+            html.contains("<b id=\"omitted\">2 lower-scoring flagged comments are not listed</b>")
         );
+        assert!(html.contains("--limit 0 to list them all"));
         assert!(html.contains("<dd id=\"n-read\">8</dd>"));
 
         // --all lists unflagged comments too; limit 0 lists everything.
@@ -1354,6 +1466,74 @@ mod tests {
         let r = b.finish(meta(), |_, _| Vec::new());
         assert_eq!(r.entries.len(), 7);
         assert!(!r.to_string().contains("omitted"));
+    }
+
+    #[test]
+    fn every_label_keeps_its_share_of_the_list_under_the_limit() {
+        // 20 abusive comments at 0.99 (one also violent), then 4 violent
+        // ones that score lower than every abusive one: a cap over all
+        // labels would list abusive comments only.
+        let opts = ReportOptions {
+            limit: 5,
+            ..ReportOptions::default()
+        };
+        let mut b = ReportBuilder::new(labels(), opts);
+        for i in 0..20 {
+            let violent = if i == 7 { 0.3 } else { 0.0 };
+            b.add_scored(format!("a{i}"), 1, "t".into(), &[0.99, violent], false);
+        }
+        for i in 0..4 {
+            b.add_scored(
+                format!("v{i}"),
+                1,
+                "t".into(),
+                &[0.1, 0.5 - 0.01 * i as f32],
+                false,
+            );
+        }
+        let r = b.finish(meta(), |_, _| Vec::new());
+        assert_eq!(r.counts.flagged, [20, 5]);
+        // Abusive keeps its best 5 (ties in input order); violent all 5 of
+        // its own, including a7 whose abusive score did not get it in.
+        let ids: Vec<&str> = r.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a0", "a1", "a2", "a3", "a4", "a7", "v0", "v1", "v2", "v3"]
+        );
+        assert_eq!(r.counts.listed, [6, 5]);
+        let html = r.to_string();
+        assert!(html.contains("<label for=\"f-0\" class=\"lab-0\">abusive (6 of 20)</label>"));
+        assert!(html.contains("<label for=\"f-1\" class=\"lab-1\">violent (5)</label>"));
+        // Each filter has its own note, shown with it.
+        assert!(
+            html.contains("Showing <b>10</b> of 24 flagged comments"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "Showing <b>6</b> of 20 comments flagged abusive, highest abusive score first. \
+             <b id=\"omitted-0\">14 lower-scoring ones are not listed</b>"
+        ));
+        assert!(html.contains("Showing <b>5</b> of 5 comments flagged violent"));
+        assert!(!html.contains("omitted-1"));
+        assert!(html.contains("#f-1:checked~.note-1{display:block}"));
+        assert!(html.contains("#f-1:checked~.note-all{display:none}"));
+    }
+
+    #[test]
+    fn a_displaced_entry_is_dropped_only_when_no_label_keeps_it() {
+        let opts = ReportOptions {
+            limit: 1,
+            ..ReportOptions::default()
+        };
+        let mut b = ReportBuilder::new(labels(), opts);
+        b.add_scored("both".into(), 1, "t".into(), &[0.5, 0.9], false);
+        // Better abusive: displaces `both` from abusive, not from violent.
+        b.add_scored("abusive".into(), 1, "t".into(), &[0.8, 0.0], false);
+        // Better violent: now `both` is held by no label.
+        b.add_scored("violent".into(), 1, "t".into(), &[0.0, 0.95], false);
+        let r = b.finish(meta(), |_, _| Vec::new());
+        let ids: Vec<&str> = r.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["violent", "abusive"]);
     }
 
     #[test]

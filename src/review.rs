@@ -69,21 +69,64 @@ impl QueueItem {
     }
 }
 
-/// Indices of the items to review, in review order: flagged items (all
-/// items with `include_unflagged`) whose id is not in `decided`, highest
-/// [`QueueItem::max_score`] first, ties in input order.
-pub fn queue_order(
-    items: &[QueueItem],
-    decided: &HashSet<String>,
-    include_unflagged: bool,
-) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..items.len())
-        .filter(|&i| {
-            (include_unflagged || items[i].is_flagged()) && !decided.contains(&items[i].id)
-        })
-        .collect();
-    // A stable sort keeps input order among equal scores.
-    order.sort_by(|&a, &b| items[b].max_score().total_cmp(&items[a].max_score()));
+/// What the queue holds and in what order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Labels whose flagged comments are queued, most urgent first: the
+    /// comments flagged for the first label (highest score for that label
+    /// first), then those flagged for the second and not yet queued, and so
+    /// on. Comments flagged only for other labels are left out.
+    pub labels: Vec<usize>,
+    /// Queue every other comment too, after those, highest
+    /// [`QueueItem::max_score`] first (`review --all`).
+    pub include_unflagged: bool,
+}
+
+impl QueueSpec {
+    /// Every label, the rarest first: the label that flags the fewest of
+    /// `items` comes first (ties in model order), so that a rare, urgent
+    /// label such as `violent` is not buried under a common one.
+    pub fn rarest_first(items: &[QueueItem], n_labels: usize, include_unflagged: bool) -> Self {
+        let flagged = |l: usize| {
+            items
+                .iter()
+                .filter(|it| it.flags.get(l) == Some(&true))
+                .count()
+        };
+        let mut labels: Vec<usize> = (0..n_labels).collect();
+        labels.sort_by_key(|&l| flagged(l));
+        QueueSpec {
+            labels,
+            include_unflagged,
+        }
+    }
+}
+
+/// Indices of the items to review, in review order (see [`QueueSpec`]),
+/// leaving out ids in `decided`; ties keep input order.
+pub fn queue_order(items: &[QueueItem], decided: &HashSet<String>, spec: &QueueSpec) -> Vec<usize> {
+    let mut queued = vec![false; items.len()];
+    let mut order = Vec::new();
+    let open = |i: usize| !decided.contains(&items[i].id);
+    for &l in &spec.labels {
+        let score = |i: usize| items[i].scores.get(l).copied().unwrap_or(0.0);
+        let mut group: Vec<usize> = (0..items.len())
+            .filter(|&i| !queued[i] && open(i) && items[i].flags.get(l) == Some(&true))
+            .collect();
+        // A stable sort keeps input order among equal scores.
+        group.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+        for &i in &group {
+            queued[i] = true;
+        }
+        order.extend(group);
+    }
+    if spec.include_unflagged {
+        let mut rest: Vec<usize> = (0..items.len())
+            .filter(|&i| !queued[i] && open(i))
+            .collect();
+        rest.sort_by(|&a, &b| items[b].max_score().total_cmp(&items[a].max_score()));
+        order.extend(rest);
+    }
     order
 }
 
@@ -97,10 +140,10 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// A queue over `items` (in input order), leaving out `decided` ids and,
-    /// unless `include_unflagged`, comments no label flags.
-    pub fn new(items: Vec<QueueItem>, decided: &HashSet<String>, include_unflagged: bool) -> Self {
-        let order = queue_order(&items, decided, include_unflagged);
+    /// A queue over `items` (in input order) as `spec` says, leaving out
+    /// `decided` ids.
+    pub fn new(items: Vec<QueueItem>, decided: &HashSet<String>, spec: &QueueSpec) -> Self {
+        let order = queue_order(&items, decided, spec);
         Queue {
             items,
             order,
@@ -121,6 +164,35 @@ impl Queue {
     /// Comments not yet passed (including the one on screen).
     pub fn remaining(&self) -> usize {
         self.order.len() - self.cursor.min(self.order.len())
+    }
+
+    /// Comments of the queue that have no decision in `decided`: what a
+    /// later session with the same decisions file will queue (skipped
+    /// comments come back, undone ones too).
+    pub fn undecided(&self, decided: &HashSet<String>) -> usize {
+        self.unique(&self.order, decided)
+    }
+
+    /// Comments passed in this session without a decision (skipped), not
+    /// counting one that is back on screen or ahead after an undo.
+    pub fn skipped(&self, decided: &HashSet<String>) -> usize {
+        let at = self.cursor.min(self.order.len());
+        let ahead: HashSet<usize> = self.order[at..].iter().copied().collect();
+        let passed: Vec<usize> = self.order[..at]
+            .iter()
+            .copied()
+            .filter(|i| !ahead.contains(i))
+            .collect();
+        self.unique(&passed, decided)
+    }
+
+    /// Distinct items among `order` whose id is not in `decided`.
+    fn unique(&self, order: &[usize], decided: &HashSet<String>) -> usize {
+        let mut seen = HashSet::new();
+        order
+            .iter()
+            .filter(|&&i| seen.insert(i) && !decided.contains(&self.items[i].id))
+            .count()
     }
 
     /// True when every comment has been decided or skipped.
@@ -741,18 +813,63 @@ mod tests {
         }
     }
 
+    /// Violent first, then abusive.
+    fn violent_first() -> QueueSpec {
+        QueueSpec {
+            labels: vec![1, 0],
+            include_unflagged: false,
+        }
+    }
+
     #[test]
-    fn queue_order_highest_score_first_ties_in_input_order() {
+    fn queue_order_groups_by_label_highest_score_first_ties_in_input_order() {
         let none = HashSet::new();
-        assert_eq!(queue_order(&items(), &none, false), vec![2, 0, 3, 4]);
-        assert_eq!(queue_order(&items(), &none, true), vec![2, 0, 3, 4, 1]);
+        // abusive flags a and d, violent c, d and e: abusive is the rarer.
+        let spec = QueueSpec::rarest_first(&items(), 2, false);
+        assert_eq!(spec.labels, [0, 1]);
+        assert_eq!(queue_order(&items(), &none, &spec), vec![0, 3, 2, 4]);
+        let all = QueueSpec::rarest_first(&items(), 2, true);
+        assert_eq!(queue_order(&items(), &none, &all), vec![0, 3, 2, 4, 1]);
+        // --label violent: only its comments, by its score.
+        let violent = QueueSpec {
+            labels: vec![1],
+            include_unflagged: false,
+        };
+        assert_eq!(queue_order(&items(), &none, &violent), vec![2, 4, 3]);
+        // --label violent --all: the others follow by their highest score.
+        let violent_all = QueueSpec {
+            include_unflagged: true,
+            ..violent
+        };
+        assert_eq!(
+            queue_order(&items(), &none, &violent_all),
+            vec![2, 4, 3, 0, 1]
+        );
+        assert_eq!(
+            queue_order(&items(), &none, &violent_first()),
+            vec![2, 4, 3, 0]
+        );
         let decided: HashSet<String> = ["c".to_string(), "d".to_string()].into();
-        assert_eq!(queue_order(&items(), &decided, false), vec![0, 4]);
+        assert_eq!(queue_order(&items(), &decided, &spec), vec![0, 4]);
+    }
+
+    #[test]
+    fn rare_labels_come_first_even_when_a_common_one_scores_higher() {
+        // Many abusive comments at 1.0, one violent comment at 0.4: the
+        // violent one is first, not after every abusive one.
+        let mut list: Vec<QueueItem> = (0..50)
+            .map(|i| item(&format!("a{i}"), &[1.0, 0.0], &[true, false]))
+            .collect();
+        list.push(item("threat", &[0.2, 0.4], &[false, true]));
+        let spec = QueueSpec::rarest_first(&list, 2, false);
+        let q = Queue::new(list, &HashSet::new(), &spec);
+        assert_eq!(q.current().map(|i| i.id.as_str()), Some("threat"));
+        assert_eq!(q.progress(), (1, 51));
     }
 
     #[test]
     fn queue_advances_and_reports_progress() {
-        let mut q = Queue::new(items(), &HashSet::new(), false);
+        let mut q = Queue::new(items(), &HashSet::new(), &violent_first());
         assert_eq!(q.progress(), (1, 4));
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("c"));
         q.advance();
@@ -768,14 +885,32 @@ mod tests {
     }
 
     #[test]
+    fn undecided_and_skipped_counts_match_what_the_next_session_queues() {
+        let mut q = Queue::new(items(), &HashSet::new(), &violent_first());
+        let mut decided = HashSet::new();
+        decided.insert("c".to_string()); // c decided
+        q.advance();
+        q.advance(); // e skipped
+        assert_eq!((q.undecided(&decided), q.skipped(&decided)), (3, 1));
+        // The next session queues exactly the undecided ones.
+        let next = Queue::new(items(), &decided, &violent_first());
+        assert_eq!(next.progress(), (1, 3));
+        // Undoing c (an earlier decision) reopens it: one more undecided.
+        decided.remove("c");
+        assert!(q.reopen("c"));
+        assert_eq!((q.undecided(&decided), q.skipped(&decided)), (4, 1));
+        assert_eq!(q.progress(), (3, 5));
+    }
+
+    #[test]
     fn reopen_steps_back_or_inserts() {
-        let mut q = Queue::new(items(), &HashSet::new(), false);
+        let mut q = Queue::new(items(), &HashSet::new(), &violent_first());
         q.advance(); // c decided
         assert!(q.reopen("c"));
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("c"));
         assert_eq!(q.progress(), (1, 4));
         q.advance(); // c decided
-        q.advance(); // a skipped
+        q.advance(); // e skipped
         assert!(q.reopen("c"));
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("c"));
         assert_eq!(q.progress(), (3, 5));
@@ -783,7 +918,7 @@ mod tests {
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("d"));
         // Decided in an earlier session: not in the order, still reopened.
         let decided: HashSet<String> = ["c".to_string()].into();
-        let mut q = Queue::new(items(), &decided, false);
+        let mut q = Queue::new(items(), &decided, &violent_first());
         assert_eq!(q.progress(), (1, 3));
         assert!(q.reopen("c"));
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("c"));
@@ -883,7 +1018,10 @@ mod tests {
         let q = Queue::new(
             vec![item("1", &[0.9], &[true]), item("5", &[0.8], &[true])],
             &log.decided_ids(),
-            false,
+            &QueueSpec {
+                labels: vec![0],
+                include_unflagged: false,
+            },
         );
         assert_eq!(q.current().map(|i| i.id.as_str()), Some("5"));
         assert_eq!(log.last().map(|d| d.id.as_str()), Some("x,2"));

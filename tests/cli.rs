@@ -636,3 +636,338 @@ fn reviewer_decisions_override_earlier_labels_by_id() {
     assert_eq!(v["training"]["label_counts"]["abusive"][0], 34);
     assert_eq!(v["training"]["label_counts"]["abusive"][1], 47);
 }
+
+#[test]
+fn unknown_extension_is_refused_unless_input_format_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("comments.tsv");
+    std::fs::write(&tsv, "id\ttext\n1\tYou idiot\n2\tNice goal\n").unwrap();
+    for cmd in ["score", "report"] {
+        let mut c = moderate();
+        c.arg(cmd).arg(&tsv);
+        if cmd == "report" {
+            c.args(["--out", "-"]);
+        }
+        c.assert().code(2).stdout("").stderr(
+            predicate::str::contains("comments.tsv: unknown extension `.tsv`")
+                .and(predicate::str::contains("--input-format")),
+        );
+    }
+    moderate()
+        .args(["eval", "--data"])
+        .arg(&tsv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--input-format"));
+    // Told the format, it is read as told: one record per line.
+    let out = moderate()
+        .arg("score")
+        .arg(&tsv)
+        .args(["--input-format", "text"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(jsonl(&out).len(), 3);
+}
+
+#[test]
+fn a_missing_input_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = moderate()
+        .current_dir(dir.path())
+        .args(["score", "nosuch.csv"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert_eq!(stderr.matches("nosuch.csv").count(), 1, "{stderr}");
+    assert!(stderr.contains("No such file"), "{stderr}");
+}
+
+#[test]
+fn bare_score_on_a_terminal_says_it_is_reading_stdin() {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"));
+    cmd.arg("score");
+    let mut s = rexpect::session::spawn_command(cmd, Some(15_000)).expect("spawn moderate score");
+    s.exp_string("reading comments from standard input")
+        .expect("a notice on a terminal");
+    s.send_line("Nice goal yesterday").unwrap();
+    s.send_control('d').unwrap();
+    s.exp_string("{\"id\":\"1\"")
+        .expect("the comment is scored");
+    s.exp_eof().expect("exits at end of input");
+    // Piped stdin is not a person waiting: no notice.
+    moderate()
+        .arg("score")
+        .write_stdin("Nice goal\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("standard input").not());
+}
+
+#[test]
+fn eval_without_label_columns_fails_naming_the_expected_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("nolabels.csv");
+    std::fs::write(&csv, "id,text\n1,You idiot\n2,Nice goal\n").unwrap();
+    let json = dir.path().join("nolabels.jsonl");
+    std::fs::write(&json, "{\"text\": \"You idiot\"}\n{\"text\": \"Nice\"}\n").unwrap();
+    for path in [data("comments.txt"), csv, json] {
+        for extra in [&[][..], &["--json"]] {
+            moderate()
+                .args(["eval", "--data"])
+                .arg(&path)
+                .args(extra)
+                .assert()
+                .code(2)
+                .stdout("")
+                .stderr(
+                    predicate::str::contains("no label column")
+                        .and(predicate::str::contains("`abusive`, `violent`")),
+                );
+        }
+    }
+}
+
+#[test]
+fn eval_shows_a_dash_where_a_figure_is_undefined() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groups.csv");
+    // Source `calm` has no positive comments, so its recall and F1 are
+    // undefined (and so is precision when nothing there is flagged).
+    std::fs::write(
+        &path,
+        "text,abusive,source\n\
+         Nice goal yesterday,0,calm\n\
+         Thanks for the link,0,calm\n\
+         You are a spineless idiot,1,rough\n\
+         Lovely weather,0,rough\n",
+    )
+    .unwrap();
+    let out = moderate()
+        .args(["eval", "--by", "source", "--data"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let calm = &text[text.find("[calm]").expect("a calm table")..];
+    let row: Vec<&str> = calm
+        .lines()
+        .find(|l| l.starts_with("abusive"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // label roc_auc pr_auc precision recall f1 threshold pos neg ...
+    assert_eq!(&row[1..3], ["-", "-"], "{calm}");
+    assert!(["-", "0.0000"].contains(&row[3]), "{calm}");
+    assert_eq!(&row[4..6], ["-", "-"], "{calm}");
+    assert_eq!(row[7], "0", "{calm}");
+    let out = moderate()
+        .args(["eval", "--json", "--data"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // No `violent` column: nothing about it is defined.
+    assert!(v["labels"]["violent"]["recall"].is_null(), "{v}");
+    assert!(v["labels"]["abusive"]["recall"].is_number(), "{v}");
+}
+
+#[test]
+fn a_comma_separated_threshold_list_says_to_repeat_the_flag() {
+    moderate()
+        .args(["score", "--threshold", "abusive=0.5,violent=0.2"])
+        .write_stdin("hello\n")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("give the flag once for each of abusive=0.5, violent=0.2")
+                .and(predicate::str::contains("invalid float literal").not()),
+        );
+}
+
+#[test]
+fn explain_gives_a_repeated_word_one_entry_with_every_span() {
+    let text = "idiot, idiot! You IDIOT, what an idiot";
+    let out = moderate()
+        .args([
+            "score",
+            "--explain",
+            "--top",
+            "5",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin(format!("{text}\n"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r = &jsonl(&out)[0];
+    for (label, terms) in r["explain"].as_object().unwrap() {
+        let terms = terms.as_array().unwrap();
+        let mut seen: Vec<String> = terms
+            .iter()
+            .map(|t| t["term"].as_str().unwrap().to_lowercase())
+            .collect();
+        seen.sort();
+        let n = seen.len();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "{label}: a term twice in {terms:?}");
+    }
+    let abusive = r["explain"]["abusive"].as_array().unwrap();
+    let idiot = abusive
+        .iter()
+        .find(|t| t["term"] == "idiot")
+        .expect("idiot explains abusive");
+    let spans: Vec<&str> = idiot["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &text[s[0].as_u64().unwrap() as usize..s[1].as_u64().unwrap() as usize])
+        .collect();
+    assert_eq!(spans, ["idiot", "idiot", "IDIOT", "idiot"]);
+}
+
+#[test]
+fn explain_works_with_the_table_and_is_refused_with_csv() {
+    let out = moderate()
+        .args([
+            "score",
+            "--explain",
+            "--format",
+            "table",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin("You are a pathetic idiot\n")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines.len() >= 3, "{table}");
+    assert!(
+        lines[2..]
+            .iter()
+            .any(|l| l.trim_start().starts_with("abusive: ") && l.contains("idiot +")),
+        "{table}"
+    );
+    moderate()
+        .args([
+            "score",
+            "--explain",
+            "--format",
+            "csv",
+            "--input-format",
+            "text",
+            "-",
+        ])
+        .write_stdin("You idiot\n")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("--explain needs --format jsonl"));
+}
+
+#[test]
+fn train_names_its_pooled_auc_and_prints_the_fold_mean_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.model");
+    let out = moderate()
+        .args(["train", "--data"])
+        .arg(data("examples.csv"))
+        .arg("--out")
+        .arg(&model)
+        .args(["--cv", "3", "--min-df", "1", "--threads", "1"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .find(|l| l.starts_with("label "))
+        .expect("a table");
+    assert!(header.ends_with("pooled_auc fold_mean"), "{text}");
+    assert!(text.contains("pooled_auc: ROC-AUC of every fold's held-out predictions"));
+    for label in ["abusive", "violent"] {
+        let row: Vec<&str> = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{label} ")))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let mean: f64 = row[7].parse().unwrap();
+        let folds: Vec<f64> = lines
+            .iter()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("{label} per-fold ROC-AUC: "))
+            })
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(folds.len(), 3);
+        let expected = folds.iter().sum::<f64>() / 3.0;
+        assert!(
+            (mean - expected).abs() < 2e-4,
+            "{label}: {mean} vs {folds:?}"
+        );
+    }
+    moderate()
+        .args(["info", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(pooled out-of-fold; fold mean "));
+}
+
+#[test]
+fn usage_lines_name_each_file_argument_differently() {
+    for cmd in ["score", "report", "review", "perturb", "eval", "train"] {
+        let out = moderate()
+            .args([cmd, "--help"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let help = String::from_utf8(out).unwrap();
+        let usage = help.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        let names: Vec<&str> = usage
+            .split(['<', '['])
+            .skip(1)
+            .filter_map(|w| w.split(['>', ']']).next())
+            .filter(|w| *w != "OPTIONS")
+            .collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{usage}");
+    }
+    moderate()
+        .args(["report", "--help"])
+        .assert()
+        .stdout(predicate::str::contains(
+            "Usage: moderate report [OPTIONS] --out <HTML> [INPUT]",
+        ));
+}

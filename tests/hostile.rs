@@ -281,7 +281,7 @@ fn binary_junk_never_crashes() {
     for seed in 1..=3u64 {
         let data = junk(256 * 1024, seed);
         // As text and JSONL: every line is a record, scored or rejected.
-        for name in ["junk.txt", "junk.jsonl", "junk.dat"] {
+        for name in ["junk.txt", "junk.jsonl"] {
             let (_d, path) = file(name, &data);
             let r = score(&path, &[]);
             assert!(r.code == 0 || r.code == 2, "{name}: {}", r.stderr);
@@ -291,6 +291,13 @@ fn binary_junk_never_crashes() {
             let (read, _, _) = balanced(&path, &[]);
             assert!(read > 0, "{name}");
         }
+        // An unknown extension is refused whatever the contents, and read
+        // as told with --input-format.
+        let (_d, path) = file("junk.dat", &data);
+        let r = score(&path, &["--skip-bad"]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("--input-format"), "{}", r.stderr);
+        balanced(&path, &["--input-format", "text"]);
         // As the body of a CSV file with a good header (stray quotes, NULs,
         // invalid UTF-8 and ragged rows all at once).
         let mut csv = b"id,text\n".to_vec();
@@ -330,4 +337,95 @@ fn explain_and_table_survive_hostile_text() {
         let r = score(&path, extra);
         assert_eq!(r.code, 0, "{extra:?}: {}", r.stderr);
     }
+}
+
+#[test]
+fn terminal_escapes_in_comments_never_reach_the_terminal_or_the_page() {
+    // SGR (recolour), OSC (set the window title, ended by BEL), a C1 CSI
+    // and a bidi override, in an id and in a comment.
+    let data = "id,text\n\
+                \"x\x1b[2J\",\"plain \x1b[31mred\x1b[0m \x1b]0;owned\x07 \u{9b}2J \u{202e}txt.exe\"\n";
+    let (_d, path) = file("escapes.csv", data.as_bytes());
+    let r = score(&path, &["--format", "table"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "control characters in the table: {:?}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("plain ?[31mred?[0m ?]0;owned? ?2J ?txt.exe")
+    );
+    // The HTML report replaces them too (HTML does not allow them in text).
+    let r = run(moderate()
+        .arg("report")
+        .arg(&path)
+        .args(["--all", "--out", "-"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')),
+        "control characters in the page"
+    );
+    // Messages on stderr quote input too: a bad label value with escapes.
+    let (_d, labels) = file("labels.csv", b"text,abusive\nhi,\x1b]0;owned\x07\n");
+    let r = run(moderate().args(["eval", "--data"]).arg(&labels));
+    assert_eq!(r.code, 2);
+    assert!(
+        !r.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        r.stderr
+    );
+}
+
+#[test]
+fn terminal_escapes_in_column_values_never_reach_the_terminal() {
+    // `eval --by` prints the values of a data column, and `info` prints the
+    // `source` values the model was trained on: both come from files as
+    // untrusted as the comments.
+    let title = "\x1b]0;owned\x07src";
+    let data = format!(
+        "id,text,abusive,violent,source\n\
+         1,you idiot,1,0,\"{title}\"\n2,nice day,0,0,\"{title}\"\n\
+         3,you moron,1,1,b\n4,hello there,0,0,b\n5,burn them all,1,1,b\n6,good game,0,0,b\n"
+    );
+    let (dir, path) = file("labels.csv", data.as_bytes());
+    let r = run(moderate()
+        .args(["eval", "--by", "source", "--data"])
+        .arg(&path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("[?]0;owned?src] 2 rows"), "{}", r.stdout);
+    assert!(
+        !r.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters in eval --by: {:?}",
+        r.stdout
+    );
+    let model = dir.path().join("m.model");
+    let r = run(moderate()
+        .args([
+            "train",
+            "--cv",
+            "0",
+            "--min-df",
+            "1",
+            "--threads",
+            "1",
+            "--data",
+        ])
+        .arg(&path)
+        .arg("--out")
+        .arg(&model));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(moderate().args(["info", "--model"]).arg(&model));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("?]0;owned?src 2"), "{}", r.stdout);
+    assert!(
+        !r.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters in info: {:?}",
+        r.stdout
+    );
 }

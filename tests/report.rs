@@ -132,9 +132,15 @@ fn report_options_threshold_all_and_limit() {
     assert!(html.contains("not flagged"));
     // --limit caps the list and says how many were left out; counts and
     // histograms still cover everything.
+    // (3 per label, and 3 unflagged ones with --all.)
     let (_, html) = report(dir.path(), &input, &["--limit", "3", "--all"]);
-    assert_eq!(comment_elements(&html), 3);
-    assert!(html.contains("<b id=\"omitted\">82 lower-scoring comments were omitted</b>"));
+    let listed = comment_elements(&html);
+    assert!((3..=9).contains(&listed), "{listed}");
+    assert!(html.contains(&format!("Showing <b>{listed}</b> of 85 comments")));
+    assert!(html.contains(&format!(
+        "<b id=\"omitted\">{} lower-scoring comments are not listed</b>",
+        85 - listed
+    )));
     assert!(html.contains("<dd id=\"n-scored\">85</dd>"));
     assert!(html.contains("scores of 85 comments"));
     // Unknown labels are usage errors.
@@ -308,4 +314,100 @@ fn report_renders_in_headless_chromium() {
     assert_eq!(dom.matches("<svg class=\"hist").count(), 2);
     assert!(dom.contains("<mark class=\"lab-"));
     assert!(dom.contains("id=\"f-all\""));
+}
+
+#[test]
+fn report_and_table_show_html_entities_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("entities.csv");
+    std::fs::write(&path, "id,text\ne1,You idiot &amp; liar &#128175; &lt;3\n").unwrap();
+    let (_, html) = report(dir.path(), &path, &["--all"]);
+    // `&` is escaped once for HTML, so the page shows "&"; the emoji shows
+    // as itself; `&lt;3` shows as "<3".
+    let text = &html[html.find("<p class=\"text\"").expect("comment text")..];
+    let text = &text[..text.find("</p>").unwrap()];
+    assert!(
+        text.contains(" &amp; ") && text.contains("💯 &lt;3"),
+        "{text}"
+    );
+    assert!(!html.contains("&amp;amp;") && !html.contains("&amp;#128175;"));
+    let out = moderate()
+        .arg("score")
+        .arg(&path)
+        .args(["--format", "table", "--explain"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    assert!(table.contains("You idiot & liar 💯 <3"), "{table}");
+    assert!(
+        !table.contains("&amp;") && !table.contains("&#128175;"),
+        "{table}"
+    );
+}
+
+/// The number in `<b>N</b>` after `prefix` in `html`.
+fn bold_number_after(html: &str, prefix: &str) -> u64 {
+    let at = html.find(prefix).unwrap_or_else(|| panic!("no `{prefix}`")) + prefix.len();
+    let rest = html[at..].trim_start_matches("<b>");
+    rest[..rest.find('<').unwrap()]
+        .replace(',', "")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn report_limit_applies_per_label_so_a_rare_label_is_never_crowded_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data("examples.csv");
+    // Per label: how many comments `score` flags.
+    let out = moderate()
+        .arg("score")
+        .arg(&input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut flagged = [0u64; 2];
+    for line in String::from_utf8_lossy(&out).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        for f in r["flags"].as_array().unwrap() {
+            flagged[usize::from(f == "violent")] += 1;
+        }
+    }
+    assert!(flagged[0] > 2 && flagged[1] > 0, "{flagged:?}");
+    let (_, html) = report(dir.path(), &input, &["--limit", "2"]);
+    for (i, name) in ["abusive", "violent"].iter().enumerate() {
+        let note = format!("<p class=\"note note-{i}\" id=\"listed-{i}\">Showing ");
+        let shown = bold_number_after(&html, &note);
+        assert!(
+            shown >= flagged[i].min(2),
+            "{name}: {shown} of {}",
+            flagged[i]
+        );
+        assert!(html.contains(&format!(
+            "Showing <b>{shown}</b> of {} comments flagged {name}",
+            flagged[i]
+        )));
+        // The filter's view holds exactly that many comments.
+        assert_eq!(
+            html.matches(&format!(" flag-{i}")).count() as u64,
+            shown,
+            "{name}"
+        );
+        let left_out = flagged[i] - shown;
+        assert_eq!(
+            html.contains(&format!(
+                "<b id=\"omitted-{i}\">{left_out} lower-scoring ones are not listed</b>"
+            )),
+            left_out > 0,
+            "{name}"
+        );
+    }
+    let all = bold_number_after(&html, "<p class=\"note note-all\" id=\"listed\">Showing ");
+    assert_eq!(all, comment_elements(&html) as u64);
+    assert!(html.contains(&format!("All ({all})")));
 }

@@ -46,9 +46,16 @@ fn train_model(dir: &Path) {
 }
 
 fn spawn(dir: &Path, no_color: bool) -> PtySession {
+    spawn_with(dir, no_color, &["comments.csv", "--all"])
+}
+
+/// `moderate review ARGS --model model.bin --reviewer tester` in `dir`.
+fn spawn_with(dir: &Path, no_color: bool, args: &[&str]) -> PtySession {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("moderate"));
     cmd.current_dir(dir)
-        .args(["review", "comments.csv", "--all", "--model", "model.bin"])
+        .arg("review")
+        .args(args)
+        .args(["--model", "model.bin"])
         .args(["--reviewer", "tester"])
         .env("TERM", if no_color { "vt100" } else { "xterm" });
     if no_color {
@@ -62,6 +69,8 @@ fn spawn(dir: &Path, no_color: bool) -> PtySession {
 /// One screen of the review queue, parsed.
 #[derive(Debug)]
 struct Frame {
+    /// The title line (progress and counters).
+    header: String,
     /// "n/total".
     progress: String,
     id: String,
@@ -100,6 +109,7 @@ fn frame(s: &mut PtySession, log: &mut String) -> Frame {
         .position(|l| l.starts_with("keys:"))
         .expect("help bar");
     Frame {
+        header: lines[0].to_string(),
         progress,
         id,
         decision: [decided("abusive"), decided("violent")],
@@ -107,12 +117,33 @@ fn frame(s: &mut PtySession, log: &mut String) -> Frame {
     }
 }
 
-fn finish(mut s: PtySession, log: &mut String) {
-    log.push_str(&s.exp_eof().expect("review exits"));
+fn finish(mut s: PtySession, log: &mut String) -> String {
+    let rest = s.exp_eof().expect("review exits");
+    log.push_str(&rest);
     match s.process().wait() {
         Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 0, "{log}"),
         other => panic!("unexpected end {other:?}: {log}"),
     }
+    // The last line, printed after the terminal is restored.
+    rest.lines()
+        .rev()
+        .find(|l| l.contains("moderate: "))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Quits with `q`; returns the last line.
+fn quit(mut s: PtySession, log: &mut String) -> String {
+    s.send("q").unwrap();
+    s.flush().unwrap();
+    finish(s, log)
+}
+
+/// Sends one key and waits for the next screen.
+fn press(s: &mut PtySession, key: &str, log: &mut String) -> Frame {
+    s.send(key).unwrap();
+    s.flush().unwrap();
+    frame(s, log)
 }
 
 /// Reads the decisions file as CSV records (without the header).
@@ -174,7 +205,7 @@ fn review_confirm_clear_skip_undo_quit_then_resume() {
     );
     s.send("q").unwrap();
     s.flush().unwrap();
-    finish(s, &mut log);
+    let _ = finish(s, &mut log);
     assert!(log.contains("[["), "highlighted words are marked: {log}");
     assert!(
         !log.contains("\x1b[0m") && !log.contains("\x1b[1"),
@@ -211,8 +242,196 @@ fn review_confirm_clear_skip_undo_quit_then_resume() {
     assert!(log2.contains("\x1b[1;7m"), "highlights use SGR: {log2:?}");
     // Ctrl-C arrives as a key in raw mode and quits cleanly.
     s.send_control('c').unwrap();
-    finish(s, &mut log2);
+    let _ = finish(s, &mut log2);
     assert_eq!(decisions(dir.path()).1.len(), 1);
+}
+
+#[test]
+fn review_counters_stay_true_across_sessions_and_an_undo_of_an_earlier_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("comments.csv"), COMMENTS).unwrap();
+    train_model(dir.path());
+    let mut log = String::new();
+
+    // Session 1: save one, skip one, quit.
+    let mut s = spawn(dir.path(), true);
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.progress, "1/7", "{log}");
+    let second = press(&mut s, "\r", &mut log);
+    assert!(
+        second
+            .header
+            .contains("saved 1 this session, 1 in decisions.csv"),
+        "{second:?}"
+    );
+    let third = press(&mut s, "s", &mut log);
+    assert_eq!(third.progress, "3/7");
+    let last = quit(s, &mut log);
+    assert!(
+        last.contains("1 decision(s) saved this session; 1 in decisions.csv; 6 comment(s) left to review (1 skipped this session"),
+        "{last}"
+    );
+
+    // Session 2 queues exactly the 6 left, starting with the skipped one.
+    let mut s = spawn(dir.path(), true);
+    let resumed = frame(&mut s, &mut log);
+    assert_eq!(resumed.progress, "1/6", "{resumed:?}");
+    assert_eq!(resumed.id, second.id, "{resumed:?}");
+    assert!(
+        resumed
+            .header
+            .contains("saved 0 this session, 1 in decisions.csv"),
+        "{resumed:?}"
+    );
+    // Undo at once: it removes session 1's decision, counted apart.
+    let undone = press(&mut s, "u", &mut log);
+    assert_eq!(undone.id, first.id, "{undone:?}");
+    assert_eq!(undone.progress, "1/7", "{undone:?}");
+    assert!(
+        undone
+            .header
+            .contains("saved 0 this session, undid 1 earlier, 0 in decisions"),
+        "{undone:?}"
+    );
+    assert!(
+        !undone.header.contains('-'),
+        "no negative count: {undone:?}"
+    );
+    assert!(
+        undone.status.contains("decided in an earlier session"),
+        "{undone:?}"
+    );
+    let last = quit(s, &mut log);
+    assert!(
+        last.contains("0 decision(s) saved this session, 1 earlier one(s) undone; 0 in decisions.csv; 7 comment(s) left to review"),
+        "{last}"
+    );
+    assert!(!last.contains("skipped"), "{last}");
+
+    // Session 3 agrees.
+    let mut s = spawn(dir.path(), true);
+    assert_eq!(frame(&mut s, &mut log).progress, "1/7");
+    let _ = quit(s, &mut log);
+    assert!(decisions(dir.path()).1.is_empty());
+}
+
+/// Ids `score` flags for `label` with the test model and `threshold`,
+/// highest score first.
+fn flagged_by(dir: &Path, label: &str, threshold: &str) -> Vec<String> {
+    let out = assert_cmd::Command::cargo_bin("moderate")
+        .unwrap()
+        .current_dir(dir)
+        .args([
+            "score",
+            "comments.csv",
+            "--model",
+            "model.bin",
+            "--threshold",
+        ])
+        .arg(format!("{label}={threshold}"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut rows: Vec<(f64, String)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["flags"].as_array().unwrap().iter().any(|f| f == label))
+        .map(|r| {
+            (
+                r["scores"][label].as_f64().unwrap(),
+                r["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows.into_iter().map(|r| r.1).collect()
+}
+
+#[test]
+fn review_label_queues_that_labels_comments_by_its_score() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("comments.csv"), COMMENTS).unwrap();
+    train_model(dir.path());
+    let violent = flagged_by(dir.path(), "violent", "0.2");
+    assert!(
+        !violent.is_empty(),
+        "the test model flags some comment violent"
+    );
+    let mut log = String::new();
+    let mut s = spawn_with(
+        dir.path(),
+        true,
+        &[
+            "comments.csv",
+            "--label",
+            "violent",
+            "--threshold",
+            "violent=0.2",
+        ],
+    );
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.progress, format!("1/{}", violent.len()), "{log}");
+    assert_eq!(first.id, violent[0], "{log}");
+    assert!(first.status.starts_with("queue: violent"), "{first:?}");
+    let _ = quit(s, &mut log);
+    // An unknown label is a usage error (before the terminal is needed).
+    assert_cmd::Command::cargo_bin("moderate")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "review",
+            "comments.csv",
+            "--model",
+            "model.bin",
+            "--label",
+            "spam",
+        ])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--label spam"));
+}
+
+#[test]
+fn review_skip_bad_leaves_out_malformed_records_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = COMMENTS.as_bytes().to_vec();
+    bad.extend_from_slice(b"c13,\"not UTF-8 \xff here\"\n");
+    std::fs::write(dir.path().join("comments.csv"), &bad).unwrap();
+    train_model(dir.path());
+    let mut log = String::new();
+    // Without --skip-bad the run stops, naming the line and the option.
+    let mut s = spawn(dir.path(), true);
+    let rest = s.exp_eof().unwrap();
+    assert!(
+        rest.contains("comments.csv:9") && rest.contains("--skip-bad"),
+        "{rest}"
+    );
+    let mut s = spawn_with(
+        dir.path(),
+        true,
+        &[
+            "comments.csv",
+            "--all",
+            "--skip-bad",
+            "--rejects",
+            "rejects.csv",
+        ],
+    );
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.progress, "1/7", "{log}");
+    assert!(
+        first
+            .status
+            .contains("skipped 1 malformed record (--skip-bad; see rejects.csv)"),
+        "{first:?}"
+    );
+    let _ = quit(s, &mut log);
+    let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
+    assert!(rejects.contains(",9,"), "{rejects}");
 }
 
 #[test]

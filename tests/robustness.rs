@@ -338,4 +338,53 @@ fn perturb_new_tricks_and_two_tricks_per_word() {
         .args(["--tricks-per-word", "3"])
         .assert()
         .code(2);
+fn perturb_sniffs_stdin_as_score_does() {
+    let csv = std::fs::read(examples()).unwrap();
+    let from_file = perturb(&examples(), &["--seed", "5"]);
+    let from_stdin = moderate()
+        .args(["perturb", "-", "--seed", "5"])
+        .write_stdin(csv)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(from_stdin, from_file, "stdin CSV is read as CSV");
+    let jsonl = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/examples.jsonl");
+    let from_stdin = moderate()
+        .args(["perturb", "-", "--seed", "5"])
+        .write_stdin(std::fs::read(&jsonl).unwrap())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(from_stdin, perturb(&jsonl, &["--seed", "5"]));
+    assert!(from_stdin.starts_with(b"{"));
+}
+
+#[test]
+fn perturb_keeps_jsonl_keys_and_other_values_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.jsonl");
+    let line =
+        r#"{"text":"you stupid idiot","id":"z1","zeta":1.50,"alpha":{"b":2,"a":1},"abusive":1}"#;
+    std::fs::write(&path, format!("{line}\n")).unwrap();
+    let out = String::from_utf8(perturb(&path, &["--seed", "1"])).unwrap();
+    let out = out.trim_end();
+    let keys: Vec<&str> = out
+        .match_indices("\":")
+        .map(|(i, _)| &out[out[..i].rfind('"').unwrap() + 1..i])
+        .collect();
+    assert_eq!(
+        keys,
+        ["text", "id", "zeta", "alpha", "b", "a", "abusive"],
+        "{out}"
+    );
+    assert!(
+        out.ends_with(r#","id":"z1","zeta":1.50,"alpha":{"b":2,"a":1},"abusive":1}"#),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(out).unwrap();
+    assert_ne!(v["text"], "you stupid idiot", "the words are disguised");
 }

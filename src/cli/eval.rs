@@ -1,13 +1,14 @@
 //! `moderate eval`: measure a model on labelled comments.
 
-use super::InputArgs;
+use super::terminal::one_line;
+use super::{InputArgs, UsageError};
 use crate::bias::{IdentityTerms, LabelBias};
 use crate::evaluate::{Report, SetMetrics, score_records};
-use crate::io::CommentReader;
+use crate::io::InputFormat;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `moderate eval`.
@@ -53,12 +54,20 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let label_names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let keep: Vec<String> = args.by.iter().cloned().collect();
     let opts = args.input.read_options(&label_names, &keep);
-    let reader = CommentReader::open(&args.data, &opts)
-        .with_context(|| format!("cannot read {}", args.data.display()))?;
+    if let Some(r) = &args.bad.rejects {
+        super::files::refuse_overwriting(&[&args.data], &[("--rejects", r)])?;
+    }
+    let mut reader = super::files::open_comments(&args.data, &opts)?;
+    // A CSV header (or plain text) tells the label columns before scoring;
+    // JSON Lines only once every record has been read.
+    let known_early = reader.format() != InputFormat::Jsonl;
+    if known_early {
+        check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
+    }
     if let Some(cols) = reader.columns() {
         if let Some(by) = &args.by {
             if !cols.iter().any(|c| c == by) {
-                return Err(super::UsageError(format!(
+                return Err(UsageError(format!(
                     "--by {by}: no such column in {} (columns: {})",
                     args.data.display(),
                     cols.join(", ")
@@ -80,7 +89,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
     };
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
-    let records = reader.filter_map(|r| match r {
+    let records = reader.by_ref().filter_map(|r| match r {
         Ok(c) => Some(Ok(c)),
         Err(e) => bad.skip(e).err().map(Err),
     });
@@ -90,6 +99,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 .context("bad input record (use --skip-bad to skip such records)"),
             other => other.into(),
         })?;
+    if !known_early {
+        check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
+    }
     bad.finish()?;
     if bad.skipping() || bad.rejected > 0 {
         eprintln!(
@@ -109,7 +121,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         bias,
         thresholds,
     } = report;
-    let mut out = super::open_output(None)?;
+    let mut out = super::files::Output::create(None)?;
     if args.json {
         let mut value = serde_json::to_value(&overall)?;
         if let (Some(by), Some(obj)) = (&args.by, value.as_object_mut()) {
@@ -124,11 +136,18 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{} rows from {}", overall.rows, args.data.display())?;
+        writeln!(
+            out,
+            "{} rows from {}",
+            overall.rows,
+            one_line(&args.data.display().to_string())
+        )?;
         print_table(&mut out, "all", &overall)?;
         print_reliability(&mut out, &overall)?;
+        // Group names are values of a column of the data, so they may hold
+        // terminal escapes like any comment.
         for (g, m) in &by_group {
-            print_table(&mut out, g, m)?;
+            print_table(&mut out, &one_line(g), m)?;
         }
         if let Some(bias) = &bias {
             print_bias(&mut out, bias)?;
@@ -137,11 +156,34 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             print_thresholds(&mut out, &model, t)?;
         }
     }
-    out.flush()?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
 use std::io::Write;
+
+/// Fails (exit code 2) when the data has none of the model's label columns:
+/// there is nothing to evaluate. A missing column among several is noted.
+pub(super) fn check_label_columns(data: &Path, labels: &[String], found: &[String]) -> Result<()> {
+    let wanted: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+    if found.is_empty() {
+        return Err(UsageError(format!(
+            "{} has no label column: eval needs at least one of {} (values 1, 0 or -1, \
+             where -1 or empty means not labelled); to score unlabelled comments use \
+             `moderate score`",
+            data.display(),
+            wanted.join(", ")
+        ))
+        .into());
+    }
+    for l in labels.iter().filter(|l| !found.contains(l)) {
+        eprintln!(
+            "moderate: note: {} has no `{l}` column, so `{l}` is not evaluated",
+            data.display()
+        );
+    }
+    Ok(())
+}
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.4}"))
@@ -170,13 +212,13 @@ fn print_table(out: &mut dyn Write, name: &str, m: &SetMetrics) -> std::io::Resu
     for (label, l) in &m.labels {
         writeln!(
             out,
-            "{:<10} {:>8} {:>8} {:>9.4} {:>9.4} {:>7.4} {:>9.3} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>9.3} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}",
             label,
             fmt_opt(l.roc_auc),
             fmt_opt(l.pr_auc),
-            l.precision,
-            l.recall,
-            l.f1,
+            fmt_opt(l.precision),
+            fmt_opt(l.recall),
+            fmt_opt(l.f1),
             l.threshold,
             l.positives,
             l.negatives,
@@ -197,6 +239,10 @@ fn print_reliability(out: &mut dyn Write, m: &SetMetrics) -> std::io::Result<()>
             "\nreliability of `{label}` (ECE {}): predicted -> observed",
             fmt_opt(l.ece)
         )?;
+        if l.positives + l.negatives == 0 {
+            writeln!(out, "(no labelled rows)")?;
+            continue;
+        }
         writeln!(
             out,
             "{:>11} {:>8} {:>10} {:>9}",

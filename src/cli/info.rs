@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,25 +20,46 @@ pub struct InfoArgs {
 /// Runs `moderate info`.
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let card = card(&model, args.json)?;
+    // The card quotes the training data (file names, `source` values), which
+    // may hold terminal escapes; JSON escapes them itself.
+    let card = if args.json {
+        card
+    } else {
+        super::terminal::safe_text(&card)
+    };
+    super::files::print(&card)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The model card as text (or pretty JSON).
+fn card(model: &crate::model::Model, json: bool) -> Result<String> {
+    let mut out = String::new();
     let t = &model.training;
-    if args.json {
-        let card = crate::model::card::card_json(&model);
-        println!("{}", serde_json::to_string_pretty(&card)?);
-        return Ok(ExitCode::SUCCESS);
+    if json {
+        let card = crate::model::card::card_json(model);
+        writeln!(out, "{}", serde_json::to_string_pretty(&card)?)?;
+        return Ok(out);
     }
-    println!("moderate model (format {})", crate::model::FORMAT_VERSION);
-    println!(
+    writeln!(
+        out,
+        "moderate model (format {})",
+        crate::model::FORMAT_VERSION
+    )?;
+    writeln!(
+        out,
         "trained by moderate {} on {} ({} comments), seed {}",
         t.moderate_version,
         t.data_files.join(", "),
         t.rows,
         t.seed
-    );
+    )?;
     if !t.sources.is_empty() {
         let s: Vec<String> = t.sources.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("sources: {}", s.join(", "));
+        writeln!(out, "sources: {}", s.join(", "))?;
     }
-    println!(
+    writeln!(
+        out,
         "features: {} selected of {} candidates (min df {}); word bigrams {}, char n-grams {}",
         model.features.len(),
         t.candidate_features,
@@ -48,21 +70,23 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             .ngrams
             .char_ngrams
             .map_or("off".to_string(), |(a, b)| format!("{a}-{b}"))
-    );
+    )?;
     match &model.analyzer.known_words {
-        Some(list) if model.analyzer.deobfuscate => println!(
+        Some(list) if model.analyzer.deobfuscate => writeln!(
+            out,
             "word list: {} words from {} training comments; obfuscated words are read against it",
             list.len(),
             list.comments()
-        ),
-        _ => println!(
+        )?,
+        _ => writeln!(
+            out,
             "word list: none (trained with --known-words 0 or --no-deobfuscate, or before word \
              lists); obfuscated words the rules leave are not resolved"
-        ),
+        )?,
     }
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
-        println!("\nlabel `{}`: {}", l.name, l.definition);
+        writeln!(out, "\nlabel `{}`: {}", l.name, l.definition)?;
         // A model of the streaming learner has no L-BFGS settings
         // (`max_iterations` 0); its learner is described in the threshold rule.
         let alpha = if l.settings.max_iterations > 0 {
@@ -70,11 +94,12 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         } else {
             String::new()
         };
-        println!(
+        writeln!(
+            out,
             "  trained on {} positive, {} negative ({} unlabelled rows skipped); positives repeated {}x{alpha}",
             c[0], c[1], c[2], l.positive_repeat
-        );
-        println!("  threshold {:.3}: {}", l.threshold, l.threshold_rule);
+        )?;
+        writeln!(out, "  threshold {:.3}: {}", l.threshold, l.threshold_rule)?;
         if let Some(cv) = &l.cross_validation {
             // One "fold" is the streaming learner's held-out slice.
             let what = if cv.folds == 1 {
@@ -82,24 +107,37 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             } else {
                 "cross-validation"
             };
-            println!(
-                "  {what}: ROC-AUC {:.4}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
+            // Several folds: the pooled figure and the folds' mean differ
+            // (see `train`'s output); both are shown, each named.
+            let pooled = if cv.folds > 1 {
+                let mean = super::train::fold_mean(&cv.fold_roc_auc)
+                    .map_or("-".to_string(), |m| format!("{m:.4}"));
+                format!(" (pooled out-of-fold; fold mean {mean})")
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "  {what}: ROC-AUC {:.4}{pooled}, PR-AUC {:.4}; at threshold precision {:.3}, recall {:.3}",
                 cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
-            );
+            )?;
         }
     }
     if let Some(ev) = &model.evaluation {
-        println!(
+        writeln!(
+            out,
             "\nheld-out evaluation on {} ({} comments; not used for training or tuning):",
             ev.data_file, ev.rows
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "{:<10} {:>8} {:>8} {:>9} {:>7} {:>7} {:>24}",
             "label", "roc_auc", "pr_auc", "precision", "recall", "ece", "bias subgroup/BPSN/BNSP"
-        );
+        )?;
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         for (name, e) in &ev.labels {
-            println!(
+            writeln!(
+                out,
                 "{:<10} {:>8} {:>8} {:>9.3} {:>7.3} {:>7} {:>24}",
                 name,
                 f(e.roc_auc),
@@ -113,14 +151,14 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                     f(e.bias_power_means[1]),
                     f(e.bias_power_means[2])
                 )
-            );
+            )?;
         }
     }
     if !model.limitations.is_empty() {
-        println!("\nknown limitations:");
+        writeln!(out, "\nknown limitations:")?;
         for l in &model.limitations {
-            println!("- {l}");
+            writeln!(out, "- {l}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 //! (`moderate score big.csv | head`) ends the run quietly with 0.
 
 mod eval;
+mod files;
 mod info;
 pub(crate) mod output;
 mod perturb;
@@ -13,13 +14,14 @@ mod report;
 mod review;
 mod score;
 mod serve;
+mod terminal;
 mod train;
 
 use crate::io::{InputFormat, ReadOptions};
 use crate::model::Model;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Flags abusive and violent-advocacy reader comments.
@@ -113,20 +115,6 @@ pub fn effective_thresholds(
     Ok(thresholds)
 }
 
-/// Where a command writes: a file or stdout (`-` or none).
-pub fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn std::io::Write>> {
-    use anyhow::Context;
-    Ok(match path {
-        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        _ => Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout().lock(),
-        )),
-    })
-}
-
 /// True when progress and colour may be shown on stderr.
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
@@ -162,7 +150,10 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(e) {
         return ExitCode::SUCCESS;
     }
-    eprintln!("moderate: error: {e:#}");
+    eprintln!(
+        "moderate: error: {}",
+        terminal::safe_text(&format!("{e:#}"))
+    );
     let input = e.chain().any(|c| {
         c.downcast_ref::<crate::Error>()
             .is_some_and(crate::Error::is_input_error)

@@ -1,6 +1,8 @@
 //! Writers for scored comments: JSON lines, CSV and a terminal table.
 
+use super::terminal::one_line;
 use crate::model::{Contribution, Model};
+use crate::text::normalize::decode_entities;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,7 +14,8 @@ pub enum OutputFormat {
     Jsonl,
     /// CSV with a header: id, one score column per label, flags.
     Csv,
-    /// An aligned table for reading in a terminal.
+    /// An aligned table for reading in a terminal (with `--explain`, a line
+    /// of words per label under each row).
     Table,
 }
 
@@ -57,16 +60,16 @@ fn round4(p: f32) -> f32 {
 }
 
 /// Writes records in one format.
-pub struct RecordWriter<'m> {
+pub struct RecordWriter<'m, W: Write> {
     format: OutputFormat,
     labels: Vec<&'m str>,
-    out: Box<dyn Write>,
+    out: W,
     wrote_header: bool,
 }
 
-impl<'m> RecordWriter<'m> {
+impl<'m, W: Write> RecordWriter<'m, W> {
     /// A writer for `model`'s labels.
-    pub fn new(format: OutputFormat, model: &'m Model, out: Box<dyn Write>) -> Self {
+    pub fn new(format: OutputFormat, model: &'m Model, out: W) -> Self {
         Self {
             format,
             labels: model.label_names(),
@@ -133,25 +136,42 @@ impl<'m> RecordWriter<'m> {
                     }
                     writeln!(self.out, "  {:<16} text", "flags")?;
                 }
-                write!(self.out, "{:<10}", truncate_chars(&r.id, 10))?;
+                // Comments reach a terminal here: control characters could
+                // recolour it or set its title, so they are neutralised.
+                write!(self.out, "{:<10}", truncate_chars(&one_line(&r.id), 10))?;
                 for s in &r.scores {
                     write!(self.out, " {:>8.3}", s)?;
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
-                let text: String = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = one_line(&decode_entities(&r.text));
                 writeln!(
                     self.out,
                     "  {:<16} {}",
                     flags.join(","),
                     truncate_chars(&text, 70)
-                )
+                )?;
+                // With --explain, one line per label under the row: the
+                // words as the analyzer read them, with their weights.
+                for (label, terms) in self.labels.iter().zip(r.explanations.iter().flatten()) {
+                    if terms.is_empty() {
+                        continue;
+                    }
+                    let words: Vec<String> = terms
+                        .iter()
+                        .map(|t| {
+                            format!("{} +{:.2}", one_line(&decode_entities(&t.term)), t.weight)
+                        })
+                        .collect();
+                    writeln!(self.out, "{:<10}   {label}: {}", "", words.join(", "))?;
+                }
+                Ok(())
             }
         }
     }
 
-    /// Flushes the underlying writer.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+    /// The underlying writer (to finish it).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 

@@ -2,6 +2,7 @@
 //! violent words disguised, to measure robustness with `moderate eval`.
 
 use super::UsageError;
+use super::files::{self, Output};
 use crate::io::InputFormat;
 use crate::perturb::{PerturbConfig, Perturber, Trick, WordList};
 use anyhow::{Context, Result};
@@ -13,12 +14,13 @@ use std::process::ExitCode;
 /// Arguments of `moderate perturb`.
 #[derive(Debug, Args)]
 pub struct PerturbArgs {
-    /// Comments to rewrite: CSV with a header or JSONL (`-` for stdin).
-    #[arg(value_name = "FILE")]
+    /// Comments to rewrite: CSV with a header or JSONL (`-` for stdin, whose
+    /// format is sniffed as for `score`).
+    #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Where to write the rewritten file (default: stdout). Same format and
     /// columns as the input; only the text changes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
     pub out: Option<PathBuf>,
     /// Seed of the random choices; the same seed gives the same output.
     #[arg(long, default_value_t = 42)]
@@ -38,7 +40,7 @@ pub struct PerturbArgs {
     /// built in).
     #[arg(long, value_name = "FILE")]
     pub words: Option<PathBuf>,
-    /// Input format (default: by extension).
+    /// Input format (default: by extension; stdin is sniffed).
     #[arg(long = "input-format", value_name = "csv|jsonl")]
     pub input_format: Option<InputFormat>,
     /// Name of the column (CSV) or key (JSONL) holding the comment text.
@@ -97,17 +99,10 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
             tricks_per_word: args.tricks_per_word,
         },
     );
-    let format = args
-        .input_format
-        .or_else(|| InputFormat::from_path(&args.input))
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{}: cannot tell the format from the name; use --input-format csv|jsonl",
-                args.input.display()
-            ))
-        })?;
-    let input = open_input(&args.input)?;
-    let mut output = super::open_output(args.out.as_ref())?;
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    files::refuse_overwriting(&[&args.input], &[("--out", &out_path)])?;
+    let (format, input) = open_input(&args)?;
+    let mut output = Output::create(Some(&out_path)).context("cannot write the output")?;
     let tally = match format {
         InputFormat::Csv => rewrite_csv(&args, &perturber, input, &mut output)?,
         InputFormat::Jsonl => rewrite_jsonl(&args, &perturber, input, &mut output)?,
@@ -119,7 +114,7 @@ pub fn run(args: PerturbArgs) -> Result<ExitCode> {
             .into());
         }
     };
-    output.flush().context("cannot write output")?;
+    output.finish()?;
     let tricks: Vec<String> = Trick::ALL
         .iter()
         .zip(tally.by_trick)
@@ -160,18 +155,36 @@ fn parse_tricks(names: &[String]) -> Result<Vec<Trick>> {
         .collect()
 }
 
-fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
-    if path == Path::new("-") {
-        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+/// Opens the input and decides its format: `--input-format`, else the
+/// extension, else (stdin) sniffed from the first line as `score` does.
+fn open_input(args: &PerturbArgs) -> Result<(InputFormat, Box<dyn BufRead + Send>)> {
+    let path = &args.input;
+    let stdin = files::is_std(path);
+    let input: Box<dyn BufRead + Send> = if stdin {
+        files::stdin_notice();
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| crate::Error::io(path, e))
+            .context("cannot read the input")?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    match args.input_format.or_else(|| InputFormat::from_path(path)) {
+        Some(format) => Ok((format, input)),
+        None if stdin => Ok(crate::io::sniff_format(input, &args.text_column)
+            .map_err(|e| crate::Error::io(path, e))?),
+        None => Err(UsageError(format!(
+            "{}: cannot tell the format from the name; use --input-format csv|jsonl",
+            path.display()
+        ))
+        .into()),
     }
-    let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
-    Ok(Box::new(std::io::BufReader::new(file)))
 }
 
 fn rewrite_csv(
     args: &PerturbArgs,
     perturber: &Perturber,
-    input: Box<dyn BufRead>,
+    input: Box<dyn BufRead + Send>,
     output: &mut dyn Write,
 ) -> Result<Tally> {
     let path = &args.input;
@@ -193,7 +206,7 @@ fn rewrite_csv(
             )
         })?;
     let mut writer = csv::Writer::from_writer(output);
-    writer.write_byte_record(&headers)?;
+    writer.write_byte_record(&headers).map_err(write_error)?;
     let mut tally = Tally::default();
     let mut record = csv::ByteRecord::new();
     while reader
@@ -213,10 +226,19 @@ fn rewrite_csv(
                 f
             }
         });
-        writer.write_record(fields)?;
+        writer.write_record(fields).map_err(write_error)?;
     }
     writer.flush()?;
     Ok(tally)
+}
+
+/// A failure to write CSV output, keeping the operating-system error (a
+/// closed pipe is not a failure; see [`super::main`]).
+fn write_error(e: csv::Error) -> anyhow::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io.into(),
+        other => anyhow::anyhow!("cannot write CSV: {other:?}"),
+    }
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> crate::Error {
@@ -227,7 +249,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> crate::Error {
 fn rewrite_jsonl(
     args: &PerturbArgs,
     perturber: &Perturber,
-    input: Box<dyn BufRead>,
+    input: Box<dyn BufRead + Send>,
     output: &mut dyn Write,
 ) -> Result<Tally> {
     let path = &args.input;
@@ -240,23 +262,71 @@ fn rewrite_jsonl(
             writeln!(output, "{line}")?;
             continue;
         }
-        let mut value: serde_json::Value = serde_json::from_str(&line)
+        let mut members: Members = serde_json::from_str(&line)
             .map_err(|e| crate::Error::input(path, line_no, format!("malformed JSON: {e}")))?;
-        let text = value
-            .get(&args.text_column)
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| {
-                crate::Error::input(
-                    path,
-                    line_no,
-                    format!("no string `{}` key", args.text_column),
-                )
-            })?;
-        let perturbed = perturber.perturb(text, tally.records);
+        let missing = || {
+            crate::Error::input(
+                path,
+                line_no,
+                format!("no string `{}` key", args.text_column),
+            )
+        };
+        // The last of repeated keys counts, as when the file is scored.
+        let slot = members
+            .0
+            .iter_mut()
+            .rev()
+            .find(|(k, _)| *k == args.text_column)
+            .ok_or_else(missing)?;
+        let text: String = serde_json::from_str(slot.1.get()).map_err(|_| missing())?;
+        let perturbed = perturber.perturb(&text, tally.records);
         tally.add(&perturbed);
-        value[&args.text_column] = serde_json::Value::String(perturbed.text);
-        serde_json::to_writer(&mut *output, &value)?;
+        slot.1 = serde_json::value::to_raw_value(&perturbed.text)?;
+        members.write(output)?;
         writeln!(output)?;
     }
     Ok(tally)
+}
+
+/// A JSON object's members in the order written, with their values kept as
+/// written, so that rewriting one value leaves the rest of the line as it was.
+struct Members(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Members {
+    /// Writes the object compactly, members in their original order.
+    fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(b"{")?;
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            out.write_all(value.get().as_bytes())?;
+        }
+        out.write_all(b"}")
+    }
 }

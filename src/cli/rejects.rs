@@ -2,6 +2,8 @@
 //! with `--skip-bad`, count it and write it to a rejects file (or stderr) with
 //! its file, line and reason, so that records read = records used + rejected.
 
+use super::files::Output;
+use anyhow::Context;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,14 +16,14 @@ pub struct SkipBadArgs {
     #[arg(long)]
     pub skip_bad: bool,
     /// Where --skip-bad writes rejected records (CSV: file,line,reason).
-    #[arg(long, value_name = "FILE", requires = "skip_bad")]
+    #[arg(long, value_name = "REJECTS", requires = "skip_bad")]
     pub rejects: Option<PathBuf>,
 }
 
 /// Handles bad records according to [`SkipBadArgs`].
 pub struct BadRecords {
     skip: bool,
-    sink: Option<Box<dyn Write>>,
+    sink: Option<Output>,
     path: PathBuf,
     /// Records rejected so far.
     pub rejected: u64,
@@ -32,8 +34,8 @@ impl BadRecords {
     pub fn new(args: &SkipBadArgs) -> anyhow::Result<Self> {
         let sink = match &args.rejects {
             Some(p) => {
-                let mut f = super::open_output(Some(p))?;
-                writeln!(f, "file,line,reason")?;
+                let mut f = Output::create(Some(p)).context("cannot write the rejects file")?;
+                writeln!(f, "file,line,reason").map_err(|e| f.error(e))?;
                 Some(f)
             }
             None => None,
@@ -61,13 +63,16 @@ impl BadRecords {
         self.rejected += 1;
         let (file, line, reason) = describe(&e);
         match &mut self.sink {
-            Some(f) => super::output::write_csv_field(f.as_mut(), &file)
+            Some(f) => super::output::write_csv_field(f, &file)
                 .and_then(|()| write!(f, ",{line},"))
-                .and_then(|()| super::output::write_csv_field(f.as_mut(), &reason))
+                .and_then(|()| super::output::write_csv_field(f, &reason))
                 .and_then(|()| writeln!(f))
                 .map_err(|io| crate::Error::io(self.path.clone(), io)),
             None => {
-                eprintln!("moderate: skipped: {e}");
+                eprintln!(
+                    "moderate: skipped: {}",
+                    super::terminal::safe_text(&e.to_string())
+                );
                 Ok(())
             }
         }
@@ -86,10 +91,11 @@ impl BadRecords {
         })
     }
 
-    /// Flushes the rejects file.
+    /// Writes the rejects file into place (call once the run succeeded; a
+    /// failed run leaves any earlier file at that path untouched).
     pub fn finish(&mut self) -> anyhow::Result<()> {
-        if let Some(f) = self.sink.as_mut() {
-            f.flush()?;
+        if let Some(f) = self.sink.take() {
+            f.finish()?;
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //! histograms.
 
 use super::InputArgs;
+use super::files::{self, Output};
 use super::train::parse_label_value;
-use crate::io::CommentReader;
 use crate::model::Scores;
 use crate::pipeline;
 use crate::report::{
@@ -20,10 +20,10 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Comments to score (CSV, JSONL or text; `-` or none = stdin).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
     /// Where to write the HTML page (`-` = stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "HTML")]
     pub out: PathBuf,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]
@@ -34,8 +34,10 @@ pub struct ReportArgs {
     /// List comments that are not flagged too.
     #[arg(long)]
     pub all: bool,
-    /// Most comments listed, highest scores first (0 = no cap). The counts
-    /// and histograms always cover every comment.
+    /// Most comments listed per label: each label keeps its N highest
+    /// scores for that label, so a rare label is never crowded out by a
+    /// common one (with --all, N unflagged ones too); 0 = no cap. The page
+    /// says how many were left out; counts and histograms cover every comment.
     #[arg(long, default_value_t = DEFAULT_LIMIT, value_name = "N")]
     pub limit: usize,
     /// Highlighted words per flagged label (each word sums its n-gram
@@ -70,12 +72,13 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         .collect();
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&input, &opts)
-        .with_context(|| format!("cannot read {}", input.display()))?;
+    files::refuse_overwriting(&[&input], &[("--out", &args.out)])?;
+    let reader = files::open_comments(&input, &opts)?;
     // Create the output before the (possibly long) scoring run, so that a
-    // bad path fails at once.
-    let to_file = args.out.as_os_str() != "-";
-    let mut out = super::open_output(Some(&args.out))?;
+    // bad path fails at once. The page replaces any file at that path only
+    // once it is complete.
+    let to_file = !files::is_std(&args.out);
+    let mut out = Output::create(Some(&args.out)).context("cannot write the report")?;
     let mut builder = ReportBuilder::new(
         labels,
         ReportOptions {
@@ -107,7 +110,10 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                         return Err(anyhow::Error::new(e)
                             .context("bad input record (use --skip-bad to skip such records)"));
                     }
-                    eprintln!("moderate: skipped: {e}");
+                    eprintln!(
+                        "moderate: skipped: {}",
+                        super::terminal::safe_text(&e.to_string())
+                    );
                     builder.add_rejected(e.to_string());
                     return Ok(());
                 }
@@ -131,13 +137,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             Ok(())
         },
     );
-    if let Err(e) = outcome {
-        drop(out);
-        if to_file {
-            let _ = std::fs::remove_file(&args.out);
-        }
-        return Err(e);
-    }
+    outcome?;
     let counts = builder.counts().clone();
     let t = &model.training;
     let meta = ReportMeta {
@@ -164,9 +164,8 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let mut scorer = model.scorer();
     let features = args.top.saturating_mul(12);
     let report = builder.finish(meta, |text, label| scorer.explain(text, label, features));
-    write!(out, "{report}")
-        .and_then(|()| out.flush())
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    write!(out, "{report}").map_err(|e| out.error(e))?;
+    out.finish()?;
     eprintln!(
         "moderate: {} records read: {} scored ({} flagged), {} rejected; listed {}{}",
         counts.read,

@@ -1,24 +1,28 @@
 //! `moderate review`: a review queue in the terminal.
 //!
-//! Comments are scored, the flagged ones are shown highest score first with
-//! the words that raised their scores highlighted, and single keys record a
+//! Comments are scored, the flagged ones are shown grouped by label (the
+//! rarest label first, or as `--label` says; see [`crate::review::QueueSpec`])
+//! with the words that raised their scores highlighted, and single keys record a
 //! decision per comment in a decisions CSV (see [`crate::review`] for the
 //! file format and how it is kept safe). The screen is plain ANSI: raw mode
 //! for single keys (crossterm), "clear screen" between comments, and SGR
 //! bold/reverse for highlights unless `NO_COLOR` is set or stdout is not a
 //! terminal, in which case highlighted words are marked `[[like this]]`.
 
+use super::terminal::{one_line, safe_char};
 use super::train::parse_label_value;
 use super::{InputArgs, UsageError};
 use crate::Comment;
 use crate::io::{CommentReader, InputFormat};
 use crate::model::{Model, Scorer, Scores};
 use crate::pipeline;
-use crate::review::{Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, rfc3339_utc};
+use crate::review::{
+    Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, QueueSpec, rfc3339_utc,
+};
+use crate::text::normalize::{decode_entities, decode_entity};
 use anyhow::{Context, Result};
 use clap::Args;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +33,7 @@ use unicode_width::UnicodeWidthChar;
 pub struct ReviewArgs {
     /// Comments to review: the raw comments file (CSV, JSONL or text), which
     /// is scored with --model. Not stdin: the terminal is for keys.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]
@@ -38,7 +42,7 @@ pub struct ReviewArgs {
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
     /// Decisions file: appended to, and read on start to resume.
-    #[arg(long, value_name = "FILE", default_value = "decisions.csv")]
+    #[arg(long, value_name = "DECISIONS", default_value = "decisions.csv")]
     pub decisions: PathBuf,
     /// Reviewer name written with each decision (default: $USER).
     #[arg(long, value_name = "NAME")]
@@ -46,11 +50,72 @@ pub struct ReviewArgs {
     /// Also queue comments that no label flags (after the flagged ones).
     #[arg(long)]
     pub all: bool,
+    /// Queue the comments flagged for this label, highest score for it
+    /// first; repeat to queue another label's after them (`--label violent
+    /// --label abusive`). Comments flagged only for other labels are left
+    /// out (with --all, they follow). Default: every label, the one that
+    /// flags fewest comments first.
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
     /// Words highlighted per label.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
     #[command(flatten)]
+    pub bad: super::rejects::SkipBadArgs,
+    #[command(flatten)]
     pub input_args: InputArgs,
+}
+
+/// The label indices named by `--label`, in the order given.
+fn chosen_labels(names: &[String], labels: &[&str]) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for name in names {
+        let i = labels.iter().position(|l| l == name).ok_or_else(|| {
+            UsageError(format!(
+                "--label {name}: the model has no such label (labels: {})",
+                labels.join(", ")
+            ))
+        })?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// What this session has done to the decisions file, for the screen and
+/// the last line. Undo may reach decisions of earlier sessions (the file is
+/// one log); they are counted apart, so no count goes below zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    /// Decisions saved in this session and still in the file.
+    saved: usize,
+    /// Decisions of earlier sessions removed by undo in this one.
+    undone_earlier: usize,
+}
+
+impl Tally {
+    /// Counts the undo of the file's last decision: this session's, if it
+    /// saved any that are still there (they are the file's last rows).
+    /// Returns true when the decision was an earlier session's.
+    fn undo(&mut self) -> bool {
+        if self.saved > 0 {
+            self.saved -= 1;
+            false
+        } else {
+            self.undone_earlier += 1;
+            true
+        }
+    }
+
+    /// "saved 2 this session" (", undid 1 earlier" when it applies).
+    fn describe(self) -> String {
+        let mut s = format!("saved {} this session", self.saved);
+        if self.undone_earlier > 0 {
+            s.push_str(&format!(", undid {} earlier", self.undone_earlier));
+        }
+        s
+    }
 }
 
 /// Runs `moderate review`.
@@ -63,6 +128,15 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    let mut outputs = vec![("--decisions", args.decisions.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    super::files::refuse_overwriting(&[&args.input], &outputs)?;
+    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
+    let labels = model.label_names();
+    let chosen = chosen_labels(&args.labels, &labels)?;
     if !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "review needs an interactive terminal on stdin (it reads single key presses); \
@@ -71,9 +145,6 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
-    let labels = model.label_names();
     let reviewer = args
         .reviewer
         .clone()
@@ -87,23 +158,61 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "unknown".to_string());
 
     // The decisions file first: a wrong one fails before a long scoring run.
-    let mut log = DecisionLog::open(&args.decisions, &labels)
-        .with_context(|| format!("cannot use decisions file {}", args.decisions.display()))?;
-    let items = read_and_score(&args, &model, &thresholds)?;
+    let mut log =
+        DecisionLog::open(&args.decisions, &labels).context("cannot use the decisions file")?;
+    let (items, rejected) = read_and_score(&args, &model, &thresholds)?;
     let mut notice = log.repaired().map(str::to_string);
     if let Some(n) = &notice {
         eprintln!("moderate: {}: {n}", args.decisions.display());
     }
     let already = log.decisions().len();
     let n_items = items.len();
-    let mut queue = Queue::new(items, &log.decided_ids(), args.all);
+    let spec = if chosen.is_empty() {
+        QueueSpec::rarest_first(&items, labels.len(), args.all)
+    } else {
+        QueueSpec {
+            labels: chosen.clone(),
+            include_unflagged: args.all,
+        }
+    };
+    let mut queue = Queue::new(items, &log.decided_ids(), &spec);
+    let skipped_records = (rejected > 0).then(|| {
+        format!(
+            "skipped {rejected} malformed record{} (--skip-bad{})",
+            if rejected == 1 { "" } else { "s" },
+            args.bad
+                .rejects
+                .as_ref()
+                .map_or(String::new(), |r| format!("; see {}", r.display()))
+        )
+    });
     if queue.is_done() {
-        println!(
-            "nothing to review: {n_items} comments read, none {}left undecided ({already} decisions in {})",
+        super::files::print(&format!(
+            "nothing to review: {n_items} comments read{}, none {}left undecided ({already} decisions in {})\n",
+            skipped_records
+                .as_ref()
+                .map_or(String::new(), |s| format!(" ({s})")),
             if args.all { "" } else { "flagged and " },
             args.decisions.display()
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
+    }
+    // The first screen says what was repaired or skipped, else the order.
+    if notice.is_none() {
+        notice = skipped_records.clone();
+    }
+    if notice.is_none() {
+        let names: Vec<&str> = spec.labels.iter().map(|&l| labels[l]).collect();
+        notice = Some(format!(
+            "queue: {}{}{}",
+            names.join(", then "),
+            if args.all { ", then the rest" } else { "" },
+            if chosen.is_empty() && names.len() > 1 {
+                " (rarest first; --label to choose)"
+            } else {
+                ""
+            },
+        ));
     }
 
     let style = Style::detect();
@@ -111,7 +220,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     let input_name = args.input.display().to_string();
     let decisions_name = args.decisions.display().to_string();
     let mut scorer = model.scorer();
-    let mut saved: i64 = 0;
+    let mut tally = Tally::default();
     let mut proposal: Vec<bool> = Vec::new();
     let mut highlights = Highlights::default();
     let mut fresh = true;
@@ -137,7 +246,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                     proposal: &proposal,
                     highlights: &highlights,
                     progress: queue.progress(),
-                    saved,
+                    tally,
                     in_file: log.decisions().len(),
                     input_name: &input_name,
                     decisions_name: &decisions_name,
@@ -148,7 +257,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                 height,
             ),
             None => render_done(
-                saved,
+                tally,
                 log.decisions().len(),
                 &decisions_name,
                 notice.as_deref(),
@@ -185,10 +294,9 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                     reviewer: reviewer.clone(),
                     decided_at: rfc3339_utc(std::time::SystemTime::now()),
                 };
-                log.append(&decision).with_context(|| {
-                    format!("cannot write decisions file {}", args.decisions.display())
-                })?;
-                saved += 1;
+                log.append(&decision)
+                    .context("cannot write the decisions file")?;
+                tally.saved += 1;
                 notice = Some(format!(
                     "saved {}: {}",
                     item.id,
@@ -210,18 +318,21 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                         last.id
                     ),
                     Some(_) => {
-                        let undone = log.undo().with_context(|| {
-                            format!("cannot write decisions file {}", args.decisions.display())
-                        })?;
+                        let undone = log.undo().context("cannot write the decisions file")?;
                         match undone {
                             Some(d) => {
-                                saved -= 1;
+                                let earlier = tally.undo();
                                 queue.reopen(&d.id);
                                 fresh = true;
                                 format!(
-                                    "undid {} (was {})",
+                                    "undid {} (was {}{})",
                                     d.id,
-                                    describe_labels(&labels, &d.labels)
+                                    describe_labels(&labels, &d.labels),
+                                    if earlier {
+                                        ", decided in an earlier session"
+                                    } else {
+                                        ""
+                                    }
                                 )
                             }
                             None => "nothing to undo".to_string(),
@@ -235,24 +346,44 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
     }
     drop(raw);
     // Leave the last frame on screen and end its line.
-    println!();
-    println!(
-        "moderate: {saved} decision(s) saved this session; {} in {}; {} comment(s) left in the queue",
+    let decided = log.decided_ids();
+    let skipped = queue.skipped(&decided);
+    super::files::print(&format!(
+        "\nmoderate: {} decision(s) saved this session{}; {} in {}; {} comment(s) left to review{}\n",
+        tally.saved,
+        if tally.undone_earlier > 0 {
+            format!(", {} earlier one(s) undone", tally.undone_earlier)
+        } else {
+            String::new()
+        },
         log.decisions().len(),
         args.decisions.display(),
-        queue.remaining()
-    );
+        queue.undecided(&decided),
+        if skipped > 0 {
+            format!(" ({skipped} skipped this session; they come back next time)")
+        } else {
+            String::new()
+        }
+    ))?;
+    if let Some(s) = &skipped_records {
+        eprintln!("moderate: {s}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads every comment of the input and scores it.
-fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Result<Vec<QueueItem>> {
+/// Reads every comment of the input and scores it; with `--skip-bad`,
+/// malformed records are left out and counted (the second value).
+fn read_and_score(
+    args: &ReviewArgs,
+    model: &Model,
+    thresholds: &[f32],
+) -> Result<(Vec<QueueItem>, u64)> {
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&args.input, &opts)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let reader = CommentReader::open(&args.input, &opts).context("cannot read the input")?;
     let jsonl = reader.format() == InputFormat::Jsonl;
     let text_key = format!("no `{}` key", opts.text_column);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let mut items = Vec::new();
     pipeline::ordered_map(
         reader,
@@ -269,12 +400,18 @@ fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Resul
                 Ok(c) => c,
                 Err(e) => {
                     let hint = if jsonl && e.to_string().contains(&text_key) {
-                        " (review needs the comment text: give it the comments file itself, \
-                         not the output of `moderate score`)"
+                        "; review needs the comment text: give it the comments file itself, \
+                         not the output of `moderate score`"
                     } else {
                         ""
                     };
-                    return Err(anyhow::Error::new(e).context(format!("bad input record{hint}")));
+                    return bad.handle(e).with_context(|| {
+                        if hint.is_empty() {
+                            String::from("cannot review this file")
+                        } else {
+                            format!("cannot review this file{hint}")
+                        }
+                    });
                 }
             };
             let scores = scores.unwrap_or_default();
@@ -289,7 +426,8 @@ fn read_and_score(args: &ReviewArgs, model: &Model, thresholds: &[f32]) -> Resul
             Ok(())
         },
     )?;
-    Ok(items)
+    bad.finish()?;
+    Ok((items, bad.rejected))
 }
 
 /// "abusive=1 violent=0".
@@ -406,9 +544,10 @@ struct Highlights {
 }
 
 impl Highlights {
-    /// The `top` word spans that raised each flagged label most (the
-    /// highest-scoring label when none is flagged). Character n-gram
-    /// contributions are summed per word.
+    /// The `top` words that raised each flagged label most (the
+    /// highest-scoring label when none is flagged), every occurrence of
+    /// each highlighted. Character n-gram contributions are summed per word,
+    /// and a repeated word is one of the `top` (see [`Scorer::explain_words`]).
     fn of(scorer: &mut Scorer<'_>, item: &QueueItem, top: usize) -> Self {
         let mut shown: Vec<usize> = (0..item.flags.len()).filter(|&i| item.flags[i]).collect();
         if shown.is_empty() {
@@ -420,24 +559,13 @@ impl Highlights {
         }
         let mut out = Highlights::default();
         for label in shown {
-            let mut by_span: HashMap<(usize, usize), f32> = HashMap::new();
-            for c in scorer.explain(&item.text, label, 200) {
-                for &span in &c.spans {
-                    *by_span.entry(span).or_default() += c.weight;
-                }
-            }
-            let mut spans: Vec<((usize, usize), f32)> = by_span.into_iter().collect();
-            spans.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            spans.truncate(top);
             let mut words: Vec<String> = Vec::new();
-            for &(span, _) in &spans {
-                if let Some(w) = item.text.get(span.0..span.1) {
-                    let w = one_line(w);
-                    if !words.contains(&w) {
-                        words.push(w);
-                    }
+            for c in scorer.explain_words(&item.text, label, top) {
+                let w = one_line(&decode_entities(&c.term));
+                if !words.contains(&w) {
+                    words.push(w);
                 }
-                out.spans.push(span);
+                out.spans.extend(c.spans);
             }
             out.words.push((label, words));
         }
@@ -465,7 +593,7 @@ struct View<'a> {
     proposal: &'a [bool],
     highlights: &'a Highlights,
     progress: (usize, usize),
-    saved: i64,
+    tally: Tally,
     in_file: usize,
     input_name: &'a str,
     decisions_name: &'a str,
@@ -480,8 +608,10 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
         "1",
         &fit(
             &format!(
-                "moderate review  {n}/{total}  | saved {} this session, {} in {}",
-                v.saved, v.in_file, v.decisions_name
+                "moderate review  {n}/{total}  | {}, {} in {}",
+                v.tally.describe(),
+                v.in_file,
+                v.decisions_name
             ),
             width,
         ),
@@ -551,8 +681,8 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
     // One spare line: the frame separator, or the cursor's last line.
     let chrome = lines.len() + 2 + help_lines.len() + 1;
     let room = height.saturating_sub(chrome).max(3);
-    let marks = v.highlights.marks(&v.item.text);
-    let text = wrap(&v.item.text, &marks, width, style);
+    let (shown, marks) = decoded_with_marks(&v.item.text, &v.highlights.marks(&v.item.text));
+    let text = wrap(&shown, &marks, width, style);
     if text.len() > room {
         lines.extend(text[..room - 1].iter().cloned());
         lines.push(format!(
@@ -570,7 +700,7 @@ fn render(v: &View<'_>, style: Style, width: usize, height: usize) -> String {
 
 /// The screen after the last comment.
 fn render_done(
-    saved: i64,
+    tally: Tally,
     in_file: usize,
     decisions_name: &str,
     status: Option<&str>,
@@ -580,7 +710,7 @@ fn render_done(
     let lines = vec![
         style.paint("1", &fit("moderate review: queue done", width)),
         fit(
-            &format!("saved {saved} this session, {in_file} in {decisions_name}"),
+            &format!("{}, {in_file} in {decisions_name}", tally.describe()),
             width,
         ),
         fit(status.unwrap_or(""), width),
@@ -601,22 +731,24 @@ fn finish(lines: Vec<String>, style: Style) -> String {
     out
 }
 
-/// `c` as it may be written to a terminal: control and bidirectional
-/// formatting characters become `?` (a comment must not drive the terminal).
-fn safe_char(c: char) -> char {
-    if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
-        '?'
-    } else {
-        c
+/// `text` with its HTML entities decoded (as the analyzer reads them), and
+/// `marks` (one per byte of `text`) carried over to the decoded bytes.
+fn decoded_with_marks(text: &str, marks: &[bool]) -> (String, Vec<bool>) {
+    let mut out = String::with_capacity(text.len());
+    let mut out_marks = Vec::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(c) = text[pos..].chars().next() {
+        let (ch, len) = if c == '&' {
+            decode_entity(&text[pos..]).unwrap_or(('&', 1))
+        } else {
+            (c, c.len_utf8())
+        };
+        out.push(ch);
+        let m = marks.get(pos).copied().unwrap_or(false);
+        out_marks.extend(std::iter::repeat_n(m, ch.len_utf8()));
+        pos += len;
     }
-}
-
-/// `s` on one line, whitespace runs collapsed, terminal-safe.
-fn one_line(s: &str) -> String {
-    s.split_whitespace()
-        .map(|w| w.chars().map(safe_char).collect::<String>())
-        .collect::<Vec<_>>()
-        .join(" ")
+    (out, out_marks)
 }
 
 /// Display width of `c`.
@@ -851,6 +983,62 @@ mod tests {
     }
 
     #[test]
+    fn tally_counts_undo_of_earlier_decisions_apart_and_never_below_zero() {
+        let mut t = Tally {
+            saved: 2,
+            ..Tally::default()
+        };
+        assert!(!t.undo());
+        assert!(!t.undo());
+        assert!(t.undo(), "the third undo reaches an earlier session");
+        assert_eq!(
+            t,
+            Tally {
+                saved: 0,
+                undone_earlier: 1
+            }
+        );
+        assert_eq!(t.describe(), "saved 0 this session, undid 1 earlier");
+        assert_eq!(Tally::default().describe(), "saved 0 this session");
+    }
+
+    #[test]
+    fn screen_shows_html_entities_decoded_with_their_highlights() {
+        let text = "Top &amp; bottom &#128175; idiot";
+        let item = QueueItem {
+            id: "e".into(),
+            text: text.into(),
+            line: 2,
+            scores: vec![0.9, 0.0],
+            flags: vec![true, false],
+        };
+        let emoji = text.find("&#128175;").unwrap();
+        let idiot = text.find("idiot").unwrap();
+        let highlights = Highlights {
+            spans: vec![(emoji, emoji + 9), (idiot, idiot + 5)],
+            words: vec![(0, vec!["💯".into(), "idiot".into()])],
+        };
+        let keys = KeyMap::new(&["abusive", "violent"]);
+        let view = View {
+            item: &item,
+            labels: &["abusive", "violent"],
+            thresholds: &[0.359, 0.17],
+            keys: &keys,
+            proposal: &[true, false],
+            highlights: &highlights,
+            progress: (1, 1),
+            tally: Tally::default(),
+            in_file: 0,
+            input_name: "c.csv",
+            decisions_name: "d.csv",
+            status: None,
+        };
+        let screen = render(&view, PLAIN, 80, 24);
+        assert!(screen.contains("Top & bottom [[💯]] [[idiot]]"), "{screen}");
+        assert!(!screen.contains("&amp;"), "{screen}");
+    }
+
+    #[test]
     fn screen_shows_progress_scores_words_and_help() {
         let item = QueueItem {
             id: "9".into(),
@@ -872,7 +1060,10 @@ mod tests {
             proposal: &[true, false],
             highlights: &highlights,
             progress: (3, 12),
-            saved: 2,
+            tally: Tally {
+                saved: 2,
+                undone_earlier: 0,
+            },
             in_file: 5,
             input_name: "c.csv",
             decisions_name: "d.csv",

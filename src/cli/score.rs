@@ -1,9 +1,9 @@
 //! `moderate score`: score comments and flag them, streaming and in parallel.
 
-use super::InputArgs;
+use super::files::{self, Output};
 use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
-use crate::io::CommentReader;
+use super::{InputArgs, UsageError};
 use crate::model::Scores;
 use crate::pipeline;
 use anyhow::{Context, Result};
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     /// Comments to score (CSV, JSONL or text; `-` or none = stdin).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
     /// Model file (default: the built-in default model).
     #[arg(long, value_name = "MODEL")]
@@ -30,14 +30,15 @@ pub struct ScoreArgs {
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
     /// Add the words (and word pairs) that raised each label's score most,
-    /// with their byte spans in the text.
+    /// with their byte spans in the text (jsonl), or a line of them under
+    /// each row (table). Not with --format csv.
     #[arg(long)]
     pub explain: bool,
     /// Terms per label shown by --explain.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
     /// Output file (default: stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub bad: super::rejects::SkipBadArgs,
@@ -50,13 +51,27 @@ pub struct ScoreArgs {
 
 /// Runs `moderate score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
+    if args.explain && args.format == OutputFormat::Csv {
+        return Err(UsageError(
+            "--explain needs --format jsonl (terms, weights and byte spans) or table \
+             (terms and weights); a CSV row has no place for them"
+                .into(),
+        )
+        .into());
+    }
     let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let mut outputs = vec![("--out", out_path.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    files::refuse_overwriting(&[&input], &outputs)?;
     let opts = args.input_args.read_options(&[], &[]);
-    let reader = CommentReader::open(&input, &opts)
-        .with_context(|| format!("cannot read {}", input.display()))?;
-    let mut writer = RecordWriter::new(args.format, &model, super::open_output(args.out.as_ref())?);
+    let reader = files::open_comments(&input, &opts)?;
+    let output = Output::create(Some(&out_path)).context("cannot write the output")?;
+    let mut writer = RecordWriter::new(args.format, &model, output);
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let threads = args
         .threads
@@ -106,19 +121,20 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                 return Ok(());
             }
             written += 1;
-            writer.write(&ScoredRecord {
-                id: comment.id,
-                text: comment.text,
-                scores: scores.probabilities,
-                flags,
-                truncated: scores.info.truncated,
-                explanations,
-            })?;
+            writer
+                .write(&ScoredRecord {
+                    id: comment.id,
+                    text: comment.text,
+                    scores: scores.probabilities,
+                    flags,
+                    truncated: scores.info.truncated,
+                    explanations,
+                })
+                .map_err(|e| crate::Error::io(&out_path, e))?;
             Ok(())
         },
     );
-    let flush = writer.flush().map_err(anyhow::Error::from);
-    bad.finish()?;
+    let output = writer.into_inner();
     let rejected = bad.rejected;
     let summary = format!(
         "moderate: {read} records read: {written} scored ({flagged} flagged{}), {rejected} rejected",
@@ -136,7 +152,10 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     if bad.skipping() || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
         eprintln!("{summary}");
     }
+    // A failed run leaves the output files as they were (they are only
+    // committed into place now).
     outcome?;
-    flush?;
+    output.finish()?;
+    bad.finish()?;
     Ok(ExitCode::SUCCESS)
 }

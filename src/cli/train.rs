@@ -1,6 +1,7 @@
 //! `moderate train`: fit a model on labelled comments and write the model file.
 
 use super::{InputArgs, UsageError};
+use crate::atomic_file::AtomicFile;
 use crate::features::NgramConfig;
 use crate::io::CommentReader;
 use crate::model::ftrl::FtrlSettings;
@@ -11,7 +12,9 @@ use crate::train::{Progress, ThresholdRule, TrainConfig};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -238,11 +241,16 @@ fn record_evaluation(
     use crate::model::{EvaluationSummary, ModelEvaluation};
     let names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let opts = input.read_options(&names, &["source".to_string()]);
-    let reader = CommentReader::open(path, &opts)
-        .with_context(|| format!("cannot read evaluation data {}", path.display()))?;
+    let mut reader = CommentReader::open(path, &opts).context("cannot read the evaluation data")?;
     let terms = IdentityTerms::builtin();
-    let evaluated =
-        crate::evaluate::score_records(model, reader, threads, Some("source"), Some(&terms))?;
+    let evaluated = crate::evaluate::score_records(
+        model,
+        reader.by_ref(),
+        threads,
+        Some("source"),
+        Some(&terms),
+    )?;
+    super::eval::check_label_columns(path, &names, &reader.label_columns_found())?;
     let report = evaluated.report(model, Some(&terms));
     let file = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -256,8 +264,10 @@ fn record_evaluation(
             EvaluationSummary {
                 roc_auc: m.roc_auc,
                 pr_auc: m.pr_auc,
-                precision: m.precision,
-                recall: m.recall,
+                // The model card's format stores numbers: an undefined
+                // figure (no positives, or nothing flagged) is stored as 0.
+                precision: m.precision.unwrap_or(0.0),
+                recall: m.recall.unwrap_or(0.0),
                 ece: m.ece,
                 positives: m.positives,
                 negatives: m.negatives,
@@ -313,6 +323,15 @@ fn record_evaluation(
     Ok(())
 }
 
+/// The mean of the defined per-fold ROC-AUC figures (`None` when none is
+/// defined).
+pub(super) fn fold_mean(folds: &[f64]) -> Option<f64> {
+    // A group fold with one class only (`--cv-by`) has no ROC-AUC.
+    let defined: Vec<f64> = folds.iter().copied().filter(|a| !a.is_nan()).collect();
+    let mean = defined.iter().sum::<f64>() / defined.len() as f64;
+    (!defined.is_empty() && mean.is_finite()).then_some(mean)
+}
+
 /// Parses `label=value`.
 pub fn parse_label_value<T: std::str::FromStr>(s: &str) -> Result<(String, T), String>
 where
@@ -321,6 +340,13 @@ where
     let (label, value) = s
         .split_once('=')
         .ok_or_else(|| format!("expected LABEL=VALUE, got `{s}`"))?;
+    if value.contains('=') {
+        let pairs: Vec<&str> = s.split(',').map(str::trim).collect();
+        return Err(format!(
+            "one LABEL=VALUE per flag: give the flag once for each of {}",
+            pairs.join(", ")
+        ));
+    }
     let value = value
         .trim()
         .parse()
@@ -458,6 +484,43 @@ fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
     }
 }
 
+/// Refuses outputs that are inputs, then starts the model file, so that a
+/// path that cannot be written fails before the fit rather than after it.
+fn start_output(args: &TrainArgs) -> Result<AtomicFile> {
+    let mut inputs: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
+    inputs.extend(args.eval_data.as_deref());
+    let mut outputs = vec![("--out", args.out.as_path())];
+    if let Some(r) = &args.bad.rejects {
+        outputs.push(("--rejects", r.as_path()));
+    }
+    super::files::refuse_overwriting(&inputs, &outputs)?;
+    let file = AtomicFile::create(&args.out).context("cannot write the model")?;
+    // An --eval-data file that cannot be read, or a CSV one without labels,
+    // fails now rather than after the fit.
+    if let Some(path) = &args.eval_data {
+        let labels = args
+            .labels
+            .clone()
+            .unwrap_or_else(|| KNOWN_LABELS.iter().map(|s| s.to_string()).collect());
+        let reader = CommentReader::open(path, &args.input.read_options(&labels, &[]))
+            .context("cannot read the evaluation data")?;
+        let found = reader.label_columns_found();
+        if reader.format() != crate::io::InputFormat::Jsonl && found.is_empty() {
+            super::eval::check_label_columns(path, &labels, &found)?;
+        }
+    }
+    Ok(file)
+}
+
+/// Writes `model` into the file started by [`start_output`]; returns its size.
+fn finish_output(mut file: AtomicFile, model: &crate::model::Model) -> Result<usize> {
+    let bytes = crate::model::to_bytes(model)?;
+    file.write_all(&bytes)
+        .map_err(|e| crate::Error::io(file.path(), e))?;
+    file.commit()?;
+    Ok(bytes.len())
+}
+
 /// Runs `moderate train --learner ftrl`: the streaming learner reads the
 /// files in passes and never holds them in memory.
 fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
@@ -486,6 +549,7 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         )
         .into());
     }
+    let model_file = start_output(&args)?;
     let explicit = args.labels.is_some();
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
@@ -508,16 +572,17 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }
-    crate::model::save(&model, &args.out)
-        .with_context(|| format!("cannot write model {}", args.out.display()))?;
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    let size = finish_output(model_file, &model)?;
+    let mut out = String::new();
+    writeln!(
+        out,
         "trained on {} comments from {} (streaming FTRL learner; {} held out for calibration)",
         stream.rows,
         model.training.data_files.join(", "),
         stream.held_out
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>12} {:>8}",
         "label",
         "positive",
@@ -527,11 +592,12 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         "threshold",
         "holdout_auc",
         "updates"
-    );
+    )?;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
         let (updates, _, auc) = stream.labels.get(&l.name).copied().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>12} {:>8}",
             l.name,
             c[0],
@@ -541,14 +607,15 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
             l.threshold,
             auc.map_or("-".to_string(), |a| format!("{a:.4}")),
             updates
-        );
+        )?;
     }
     let passes: Vec<String> = stream
         .pass_seconds
         .iter()
         .map(|(name, s)| format!("{name} {s:.1}s"))
         .collect();
-    println!(
+    writeln!(
+        out,
         "features: {} (of about {} n-grams; {} candidate buckets, {} n-grams counted exactly{}); \
          {}; total {:.1}s",
         report.features,
@@ -562,8 +629,9 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         },
         passes.join(", "),
         started.elapsed().as_secs_f64()
-    );
-    println!("wrote {} ({} bytes)", args.out.display(), size);
+    )?;
+    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
+    super::files::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -573,6 +641,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if args.learner == Learner::Ftrl {
         return run_ftrl(args, started);
     }
+    let model_file = start_output(&args)?;
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
         None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
@@ -591,8 +660,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     for path in &args.data {
         let opts = args.input.read_options(&candidates, &keep);
-        let mut reader = CommentReader::open(path, &opts)
-            .with_context(|| format!("cannot read training data {}", path.display()))?;
+        let mut reader = super::files::open_comments(path, &opts)?;
         // Without an id column, record numbers would collide across files.
         let ids_are_record_numbers = reader
             .columns()
@@ -675,11 +743,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }
-    crate::model::save(&model, &args.out)
-        .with_context(|| format!("cannot write model {}", args.out.display()))?;
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-
-    println!(
+    let size = finish_output(model_file, &model)?;
+    bad.finish()?;
+    let mut out = String::new();
+    writeln!(
+        out,
         "trained on {} comments from {}{}",
         comments.len(),
         file_names.join(", "),
@@ -692,43 +760,74 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         } else {
             String::new()
         }
-    );
+    )?;
     match &model.analyzer.known_words {
-        Some(known_words) => println!(
+        Some(known_words) => writeln!(
+            out,
             "word list: {} words (for resolving obfuscated words)",
             known_words.len()
-        ),
-        None => println!("word list: none (obfuscated words are not resolved)"),
+        )?,
+        None => writeln!(out, "word list: none (obfuscated words are not resolved)")?,
     }
-    bad.finish()?;
+    if let Some(lexicon) = model.features.ngrams.lexicon.as_deref() {
+        writeln!(
+            out,
+            "word clusters: {} words of the vectors at {} clusters",
+            lexicon.len(),
+            lexicon
+                .levels
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        )?;
+    }
     if bad.skipping() || bad.rejected > 0 {
-        println!(
+        writeln!(
+            out,
             "{} records rejected as malformed (--skip-bad); {} records read",
             bad.rejected,
             comments.len() as u64 + overridden + bad.rejected
-        );
+        )?;
     }
     if overridden > 0 {
-        println!(
+        writeln!(
+            out,
             "{overridden} records repeated an earlier id; their labels replaced the earlier ones \
              (e.g. reviewer decisions)"
-        );
+        )?;
     }
-    println!(
-        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>9}",
-        "label", "positive", "negative", "unlabelled", "repeat", "threshold", "cv_auc"
-    );
+    writeln!(
+        out,
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
+        "label",
+        "positive",
+        "negative",
+        "unlabelled",
+        "repeat",
+        "threshold",
+        "pooled_auc",
+        "fold_mean"
+    )?;
+    let mut cross_validated = false;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
-        let auc = l
-            .cross_validation
-            .as_ref()
-            .map_or("-".to_string(), |cv| format!("{:.4}", cv.roc_auc));
-        println!(
-            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>9}",
-            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, auc
+        let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
+            || ("-".to_string(), "-".to_string()),
+            |cv| {
+                (
+                    format!("{:.4}", cv.roc_auc),
+                    fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
+                )
+            },
         );
+        writeln!(
+            out,
+            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
+            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
+        )?;
         if let Some(cv) = &l.cross_validation {
+            cross_validated = true;
             let auc = |a: &f64| {
                 if a.is_nan() {
                     "-".to_string()
@@ -738,7 +837,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             };
             if report.fold_names.is_empty() {
                 let folds: Vec<String> = cv.fold_roc_auc.iter().map(auc).collect();
-                println!("  {} per-fold ROC-AUC: {}", l.name, folds.join(" "));
+                writeln!(out, "  {} per-fold ROC-AUC: {}", l.name, folds.join(" "))?;
             } else {
                 let folds: Vec<String> = report
                     .fold_names
@@ -746,31 +845,36 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     .zip(&cv.fold_roc_auc)
                     .map(|(n, a)| format!("{n} {}", auc(a)))
                     .collect();
-                let defined: Vec<f64> = cv
-                    .fold_roc_auc
-                    .iter()
-                    .copied()
-                    .filter(|a| !a.is_nan())
-                    .collect();
-                let mean = defined.iter().sum::<f64>() / defined.len().max(1) as f64;
-                println!(
-                    "  {} held-out-group ROC-AUC (mean {:.4} over {} groups with both classes): {}",
+                let defined = cv.fold_roc_auc.iter().filter(|a| !a.is_nan()).count();
+                writeln!(
+                    out,
+                    "  {} held-out-group ROC-AUC (groups with both classes: {}): {}",
                     l.name,
-                    mean,
-                    defined.len(),
+                    defined,
                     folds.join(", ")
-                );
+                )?;
             }
         }
     }
-    println!(
+    if cross_validated {
+        writeln!(
+            out,
+            "pooled_auc: ROC-AUC of every fold's held-out predictions taken together (what the \
+             calibration and threshold are fitted on); it can sit below every fold's figure when the \
+             fold models score on different scales, as on small data. fold_mean: the mean \
+             of the per-fold figures."
+        )?;
+    }
+    writeln!(
+        out,
         "features: {} (of {} candidates); vectorise {:.1}s, fit {:.1}s, total {:.1}s",
         report.features,
         model.training.candidate_features,
         report.vectorize_seconds,
         report.fit_seconds,
         started.elapsed().as_secs_f64()
-    );
-    println!("wrote {} ({} bytes)", args.out.display(), size);
+    )?;
+    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
+    super::files::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -99,11 +99,14 @@ impl FromStr for InputFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     /// The format, or `None` to choose it from the file name: a known
-    /// extension (see [`InputFormat::from_path`]) decides; any other file is
-    /// read as text. Stdin (`-`) without a format is sniffed: if its first
-    /// non-blank byte is `{` it is JSON Lines, else if its first non-blank line,
-    /// read as a CSV header, has a column named [`text_column`](Self::text_column)
-    /// it is CSV, else it is text.
+    /// extension (see [`InputFormat::from_path`]) decides, and a regular file
+    /// with any other extension (or none) is refused, naming the file and
+    /// asking for a format, rather than guessed (a `.tsv` read as text would
+    /// score its header as a comment). Stdin (`-`), and a pipe or device
+    /// opened by name (`/dev/stdin`, `<(...)`), without a known extension are
+    /// sniffed: if the first non-blank byte is `{` it is JSON Lines, else if
+    /// the first non-blank line, read as a CSV header, has a column named
+    /// [`text_column`](Self::text_column) it is CSV, else it is text.
     pub format: Option<InputFormat>,
     /// The CSV column or JSON key holding the comment text (default `text`).
     pub text_column: String,
@@ -164,13 +167,15 @@ impl CommentReader {
     /// Fails if the file cannot be opened or read, or if the CSV header is
     /// missing, not UTF-8 or lacks the text column.
     pub fn open(path: &Path, opts: &ReadOptions) -> Result<CommentReader> {
-        let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
-            Box::new(BufReader::with_capacity(BUFFER_SIZE, std::io::stdin()))
-        } else {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            Box::new(BufReader::with_capacity(BUFFER_SIZE, file))
-        };
-        Self::from_reader(path, reader, opts)
+        if path == Path::new("-") {
+            let reader = Box::new(BufReader::with_capacity(BUFFER_SIZE, std::io::stdin()));
+            return Self::read(path.to_path_buf(), reader, opts, true);
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // A pipe or device has no meaningful extension: sniff it like stdin.
+        let sniff = file.metadata().is_ok_and(|m| !m.is_file());
+        let reader = Box::new(BufReader::with_capacity(BUFFER_SIZE, file));
+        Self::read(path.to_path_buf(), reader, opts, sniff)
     }
 
     /// Reads comments from `reader`, reporting errors against `name`.
@@ -183,13 +188,23 @@ impl CommentReader {
         opts: &ReadOptions,
     ) -> Result<CommentReader> {
         let path = name.into();
+        let sniff = path == Path::new("-");
+        Self::read(path, reader, opts, sniff)
+    }
+
+    /// [`from_reader`](Self::from_reader); `sniff` allows guessing the
+    /// format of an input whose name does not tell it.
+    fn read(
+        path: PathBuf,
+        reader: Box<dyn BufRead + Send>,
+        opts: &ReadOptions,
+        sniff_unnamed: bool,
+    ) -> Result<CommentReader> {
         let reader = strip_bom(reader).map_err(|e| Error::io(&path, e))?;
         let (format, reader) = match opts.format.or_else(|| InputFormat::from_path(&path)) {
             Some(format) => (format, reader),
-            None if path == Path::new("-") => {
-                sniff(reader, opts).map_err(|e| Error::io(&path, e))?
-            }
-            None => (InputFormat::Text, reader),
+            None if sniff_unnamed => sniff(reader, opts).map_err(|e| Error::io(&path, e))?,
+            None => return Err(unknown_format(&path)),
         };
         let source = match format {
             InputFormat::Csv => Source::Csv(Box::new(self::csv::CsvSource::new(
@@ -257,6 +272,22 @@ pub fn read_all(path: &Path, opts: &ReadOptions) -> Result<Vec<Comment>> {
     CommentReader::open(path, opts)?.collect()
 }
 
+/// The error for a file whose name does not tell its format.
+fn unknown_format(path: &Path) -> Error {
+    let what = match path.extension() {
+        Some(ext) => format!("unknown extension `.{}`", ext.to_string_lossy()),
+        None => "no extension".to_string(),
+    };
+    Error::input(
+        path,
+        0,
+        format!(
+            "{what}, so the format is not known: name it .csv, .jsonl or .txt, or give \
+             --input-format csv|jsonl|text (CSV must be comma-separated)"
+        ),
+    )
+}
+
 /// Drops a UTF-8 byte-order mark from the start of `reader`, if there is one.
 fn strip_bom(mut reader: Box<dyn BufRead + Send>) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut head = Vec::with_capacity(BOM.len());
@@ -277,6 +308,20 @@ fn strip_bom(mut reader: Box<dyn BufRead + Send>) -> std::io::Result<Box<dyn Buf
     } else {
         Ok(Box::new(Cursor::new(head).chain(reader)))
     }
+}
+
+/// Guesses the format of an input whose name does not tell it (stdin) from
+/// its first non-blank line, as described at [`ReadOptions::format`];
+/// returns the format and a reader that still yields every byte.
+pub fn sniff_format(
+    reader: Box<dyn BufRead + Send>,
+    text_column: &str,
+) -> std::io::Result<(InputFormat, Box<dyn BufRead + Send>)> {
+    let opts = ReadOptions {
+        text_column: text_column.to_string(),
+        ..ReadOptions::default()
+    };
+    sniff(reader, &opts)
 }
 
 /// Guesses the format of an unnamed input (stdin) from its first non-blank
@@ -461,12 +506,38 @@ mod tests {
     }
 
     #[test]
-    fn unknown_extension_is_text() {
-        let r = reader("x.dat", b"id,text\n1,hi\n", &ReadOptions::default()).unwrap();
+    fn unknown_or_missing_extension_is_refused_unless_a_format_is_given() {
+        let err = reader("x.tsv", b"id\ttext\n1\thi\n", &ReadOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Input { line: 0, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "x.tsv: unknown extension `.tsv`, so the format is not known: name it .csv, \
+             .jsonl or .txt, or give --input-format csv|jsonl|text (CSV must be \
+             comma-separated)"
+        );
+        let err = reader("comments", b"hi\n", &ReadOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("comments: no extension"),
+            "{err}"
+        );
+        let opts = ReadOptions {
+            format: Some(InputFormat::Text),
+            ..ReadOptions::default()
+        };
+        let r = reader("x.dat", b"id,text\n1,hi\n", &opts).unwrap();
         assert_eq!(r.format(), InputFormat::Text);
         assert_eq!(r.path(), Path::new("x.dat"));
         assert_eq!(r.columns(), None);
         assert_eq!(r.count(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_opened_by_name_is_sniffed() {
+        // /dev/null is not a regular file: sniffed like stdin (empty: text).
+        let r = CommentReader::open(Path::new("/dev/null"), &ReadOptions::default()).unwrap();
+        assert_eq!(r.format(), InputFormat::Text);
+        assert_eq!(r.count(), 0);
     }
 
     #[test]

@@ -7,10 +7,23 @@ use super::Model;
 /// training data, each label's definition, threshold, calibration and
 /// cross-validation, the held-out evaluation and the known limitations.
 pub fn card_json(model: &Model) -> serde_json::Value {
+    // The word table is summarised, not listed.
+    let lexicon = model.features.ngrams.lexicon.as_deref();
+    let ngrams = crate::features::NgramConfig {
+        lexicon: None,
+        ..model.features.ngrams.clone()
+    };
     serde_json::json!({
         "format_version": super::FORMAT_VERSION,
         "analyzer": model.analyzer,
-        "ngrams": model.features.ngrams,
+        "ngrams": ngrams,
+        "word_list_words": model.analyzer.known_words.as_ref().map(|l| l.len()),
+        "word_clusters": lexicon.map(|l| serde_json::json!({
+            "words": l.len(),
+            "levels": l.levels,
+            "weight": model.features.ngrams.cluster_weight,
+        })),
+        "semantic_prior": model.semantic.as_ref().map(|p| &p.config),
         "features": model.features.len(),
         "training": model.training,
         "labels": model.labels.iter().map(|l| serde_json::json!({

@@ -27,7 +27,6 @@ use super::Model;
 use crate::error::{Error, Result};
 use crate::text::KnownWords;
 use bincode::Options;
-use std::io::Write;
 use std::path::Path;
 
 /// Identifies a `moderate` model file.
@@ -69,28 +68,10 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `model` to `path` atomically (temporary file + rename).
+/// Writes `model` to `path` atomically (temporary file + rename; see
+/// [`crate::atomic_file`]).
 pub fn save(model: &Model, path: &Path) -> Result<()> {
-    let bytes = to_bytes(model)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::atomic_file::write(path, &to_bytes(model)?)
 }
 
 /// Reads a model file.

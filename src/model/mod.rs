@@ -263,7 +263,10 @@ impl Scorer<'_> {
     /// score most. Every feature's contribution (weight x tf-idf value,
     /// shared equally among its occurrences) is credited to the tokens it
     /// came from, so a word's unigram and all its character n-grams add up
-    /// to one figure. `term` is the text as written; each entry has one span.
+    /// to one figure. A term that occurs several times (the same analysed
+    /// tokens, whatever their case or spelling) is one entry: its weight is
+    /// the sum over its occurrences, `spans` lists each occurrence in text
+    /// order, and `term` is its first occurrence as written.
     pub fn explain_words(&mut self, text: &str, label: usize, top: usize) -> Vec<Contribution> {
         let Some(model) = self.model.labels.get(label) else {
             return Vec::new();
@@ -291,22 +294,37 @@ impl Scorer<'_> {
         for (i, share) in self.semantic_shares(label) {
             *by_span.entry((i, i)).or_insert(0.0) += share;
         }
+        // Occurrences of one term, in text order (the map is ordered by span).
         let toks = self.tokens.tokens();
-        let mut out: Vec<Contribution> = by_span
-            .into_iter()
-            .filter(|&(_, w)| w > 0.0)
-            .map(|((first, last), weight)| {
-                let (start, end) = (
-                    toks[first as usize].start as usize,
-                    toks[last as usize].end as usize,
-                );
-                Contribution {
-                    term: text.get(start..end).unwrap_or_default().to_string(),
-                    weight,
-                    spans: vec![(start, end)],
+        let mut out: Vec<Contribution> = Vec::new();
+        let mut by_term: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for ((first, last), weight) in by_span {
+            let key = toks[first as usize..=last as usize]
+                .iter()
+                .map(|t| self.tokens.text(t))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let span = (
+                toks[first as usize].start as usize,
+                toks[last as usize].end as usize,
+            );
+            match by_term.get(&key) {
+                Some(&i) => {
+                    out[i].weight += weight;
+                    out[i].spans.push(span);
                 }
-            })
-            .collect();
+                None => {
+                    by_term.insert(key, out.len());
+                    out.push(Contribution {
+                        term: text.get(span.0..span.1).unwrap_or_default().to_string(),
+                        weight,
+                        spans: vec![span],
+                    });
+                }
+            }
+        }
+        out.retain(|c| c.weight > 0.0);
         out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.spans.cmp(&b.spans)));
         out.truncate(top);
         out

@@ -149,9 +149,37 @@ pub fn fold_confusable(ch: char) -> char {
     }
 }
 
+/// `text` with the HTML entities that [`normalize_into`] decodes replaced
+/// by their characters (`&amp;` -> `&`, `&#128175;` -> `💯`), for showing a
+/// comment as the analyzer read it. Entities it does not decode stay as
+/// written.
+pub fn decode_entities(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('&') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        match decode_entity(&rest[i..]) {
+            Some((ch, len)) => {
+                out.push(ch);
+                rest = &rest[i + len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Decodes an HTML entity at the start of `s` (which begins with `&`),
-/// returning the character and the entity's byte length.
-fn decode_entity(s: &str) -> Option<(char, usize)> {
+/// returning the character and the entity's byte length (the same rule as
+/// [`normalize_into`]).
+pub fn decode_entity(s: &str) -> Option<(char, usize)> {
     let end = s.as_bytes().iter().take(12).position(|&b| b == b';')?;
     let body = &s[1..end];
     let ch = if let Some(num) = body.strip_prefix('#') {
@@ -231,6 +259,22 @@ mod tests {
         assert_eq!(spans[2], (2, 7));
         // Unknown or unterminated entities are left as text.
         assert_eq!(norm("&foo; &amp").0, "&foo; &amp");
+        // Emoji by number: one character spanning the whole entity.
+        let (s, spans) = norm("wow &#128175;!");
+        assert_eq!(s, "wow 💯!");
+        assert_eq!(spans[4], (4, 13));
+    }
+
+    #[test]
+    fn decode_entities_for_display_matches_the_analysis() {
+        let text = "Tom &amp; Jerry &#128175; &lt;b&gt; &foo; &amp";
+        assert_eq!(decode_entities(text), "Tom & Jerry 💯 <b> &foo; &amp");
+        assert!(matches!(
+            decode_entities("no entities"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let (analysed, _) = norm(text);
+        assert_eq!(analysed, decode_entities(text).to_lowercase());
     }
 
     #[test]
