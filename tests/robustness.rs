@@ -338,6 +338,9 @@ fn perturb_new_tricks_and_two_tricks_per_word() {
         .args(["--tricks-per-word", "3"])
         .assert()
         .code(2);
+}
+
+#[test]
 fn perturb_sniffs_stdin_as_score_does() {
     let csv = std::fs::read(examples()).unwrap();
     let from_file = perturb(&examples(), &["--seed", "5"]);

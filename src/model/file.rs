@@ -194,6 +194,7 @@ mod tests {
                 known_words,
                 ..AnalyzerConfig::default()
             },
+            semantic: None,
             features: FeatureSpace::new(
                 NgramConfig::default(),
                 vec![11, 22],
