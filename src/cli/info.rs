@@ -84,6 +84,25 @@ fn card(model: &crate::model::Model, json: bool) -> Result<String> {
              lists); obfuscated words the rules leave are not resolved"
         )?,
     }
+    if let Some(lexicon) = model.features.ngrams.lexicon.as_deref() {
+        let levels: Vec<String> = lexicon.levels.iter().map(u32::to_string).collect();
+        writeln!(
+            out,
+            "word clusters: {} words of the word vectors, clustered at {} clusters; each word \
+             token also emits its cluster ids (block weight {})",
+            lexicon.len(),
+            levels.join("/"),
+            model.features.ngrams.cluster_weight
+        )?;
+    }
+    if let Some(prior) = &model.semantic {
+        writeln!(
+            out,
+            "semantic prior: mean word vector of {} (weight {}), stored as one score per word \
+             and label",
+            prior.config.source, prior.config.weight
+        )?;
+    }
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
         writeln!(out, "\nlabel `{}`: {}", l.name, l.definition)?;
