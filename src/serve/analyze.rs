@@ -267,17 +267,9 @@ fn requested_attributes(req: &AnalyzeRequest, served: &Served) -> Result<Vec<Req
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::config::ServeConfig;
 
     fn served() -> Served {
-        let c = ServeConfig::new("127.0.0.1:0".parse().unwrap());
-        Served::build(
-            crate::default_model().unwrap(),
-            crate::DEFAULT_MODEL_BYTES,
-            "built-in".into(),
-            &c,
-        )
-        .unwrap()
+        Served::built_in_for_tests()
     }
 
     fn run(body: serde_json::Value) -> Result<serde_json::Value, RpcError> {

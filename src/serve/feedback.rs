@@ -222,17 +222,9 @@ impl FeedbackWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::config::ServeConfig;
 
     fn served() -> Served {
-        let c = ServeConfig::new("127.0.0.1:0".parse().unwrap());
-        Served::build(
-            crate::default_model().unwrap(),
-            crate::DEFAULT_MODEL_BYTES,
-            "built-in".into(),
-            &c,
-        )
-        .unwrap()
+        Served::built_in_for_tests()
     }
 
     fn decide(body: &str) -> std::result::Result<(PartialDecision, SuggestResponse), RpcError> {

@@ -350,17 +350,9 @@ pub fn model_card(served: &Served, languages: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::config::ServeConfig;
 
     fn served() -> Served {
-        let c = ServeConfig::new("127.0.0.1:0".parse().unwrap());
-        Served::build(
-            crate::default_model().unwrap(),
-            crate::DEFAULT_MODEL_BYTES,
-            "built-in".into(),
-            &c,
-        )
-        .unwrap()
+        Served::built_in_for_tests()
     }
 
     fn batch(body: &str, input: BatchInput, query: Option<&str>) -> Result<Batch, RpcError> {

@@ -38,6 +38,20 @@ pub struct Served {
 }
 
 impl Served {
+    /// The built-in model served with the default configuration on
+    /// loopback (for unit tests of the endpoints).
+    #[cfg(test)]
+    pub(crate) fn built_in_for_tests() -> Served {
+        let config = super::config::ServeConfig::new("127.0.0.1:0".parse().unwrap());
+        Served::build(
+            crate::default_model().unwrap(),
+            crate::DEFAULT_MODEL_BYTES,
+            "built-in".into(),
+            &config,
+        )
+        .unwrap()
+    }
+
     /// Derives the serving state of `model`, whose file bytes are `bytes`.
     /// Fails when the configured thresholds or aliases name labels the model
     /// does not have.
