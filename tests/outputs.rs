@@ -369,3 +369,36 @@ fn train_checks_its_output_path_before_reading_and_fitting() {
                 .and(predicate::str::contains("label").not()),
         );
 }
+
+#[test]
+fn exact_scores_are_the_unrounded_probabilities_of_the_rounded_output() {
+    let run = |extra: &[&str]| -> Vec<Vec<String>> {
+        let out = moderate()
+            .args(["score", "--format", "csv"])
+            .arg(data("examples.csv"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let (rounded, exact) = (run(&[]), run(&["--exact-scores"]));
+    assert_eq!(rounded.len(), exact.len());
+    let mut longer = 0;
+    for (r, e) in rounded.iter().zip(&exact) {
+        for col in 1..=2 {
+            let p: f32 = e[col].parse().unwrap();
+            assert_eq!(format!("{p:.4}"), r[col], "rounding of {}", e[col]);
+            longer += usize::from(e[col].len() > 6);
+        }
+    }
+    assert!(
+        longer > rounded.len(),
+        "exact scores carry more than 4 decimals"
+    );
+}

@@ -65,6 +65,7 @@ pub struct RecordWriter<'m, W: Write> {
     labels: Vec<&'m str>,
     out: W,
     wrote_header: bool,
+    exact: bool,
 }
 
 impl<'m, W: Write> RecordWriter<'m, W> {
@@ -75,7 +76,21 @@ impl<'m, W: Write> RecordWriter<'m, W> {
             labels: model.label_names(),
             out,
             wrote_header: false,
+            exact: false,
         }
+    }
+
+    /// Writes probabilities unrounded (csv and jsonl): the shortest decimal
+    /// that reads back as the same `f32`, so two runs can be compared bit
+    /// for bit. The default is 4 decimals.
+    pub fn exact_scores(mut self, exact: bool) -> Self {
+        self.exact = exact;
+        self
+    }
+
+    /// A probability as written: rounded to 4 decimals unless exact.
+    fn shown(&self, p: f32) -> f32 {
+        if self.exact { p } else { round4(p) }
     }
 
     /// Writes one record.
@@ -88,7 +103,7 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                         .labels
                         .iter()
                         .zip(&r.scores)
-                        .map(|(&l, &s)| (l, round4(s)))
+                        .map(|(&l, &s)| (l, self.shown(s)))
                         .collect(),
                     flags: r.flags.iter().map(|&i| self.labels[i]).collect(),
                     truncated: r.truncated,
@@ -121,8 +136,12 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     writeln!(self.out, "id,{},flags,truncated", self.labels.join(","))?;
                 }
                 write_csv_field(&mut self.out, &r.id)?;
-                for s in &r.scores {
-                    write!(self.out, ",{:.4}", s)?;
+                for &s in &r.scores {
+                    if self.exact {
+                        write!(self.out, ",{s}")?;
+                    } else {
+                        write!(self.out, ",{s:.4}")?;
+                    }
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
                 writeln!(self.out, ",{},{}", flags.join(";"), r.truncated)

@@ -34,6 +34,11 @@ pub struct ScoreArgs {
     /// each row (table). Not with --format csv.
     #[arg(long)]
     pub explain: bool,
+    /// Write probabilities unrounded (the shortest decimal that reads back
+    /// as the same 32-bit float) instead of to 4 decimals, e.g. to check
+    /// that two builds or models score identically.
+    #[arg(long)]
+    pub exact_scores: bool,
     /// Terms per label shown by --explain.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
@@ -71,7 +76,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let opts = args.input_args.read_options(&[], &[]);
     let reader = files::open_comments(&input, &opts)?;
     let output = Output::create(Some(&out_path)).context("cannot write the output")?;
-    let mut writer = RecordWriter::new(args.format, &model, output);
+    let mut writer = RecordWriter::new(args.format, &model, output).exact_scores(args.exact_scores);
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     let threads = args
         .threads
