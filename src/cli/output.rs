@@ -59,6 +59,28 @@ fn round4(p: f32) -> f32 {
     (p * 10_000.0).round() / 10_000.0
 }
 
+/// Writes `p` as `{:.4}` does. Probabilities (0 to 1) take a fast path:
+/// the product with 10^4 is exact in f64, and rounding it half to even is
+/// the correct rounding of the exact value, which is what `{:.4}` prints
+/// (the test below checks both on a sweep of f32 values and every exact
+/// tie); the standard formatter spends a tenth of `score`'s time here.
+fn write_4_decimals(out: &mut impl Write, p: f32) -> std::io::Result<()> {
+    if !(p.is_sign_positive() && p <= 1.0) {
+        return write!(out, "{p:.4}");
+    }
+    let scaled = (f64::from(p) * 10_000.0).round_ties_even() as u32;
+    let frac = scaled % 10_000;
+    let digits = [
+        b'0' + (scaled / 10_000) as u8,
+        b'.',
+        b'0' + (frac / 1000) as u8,
+        b'0' + (frac / 100 % 10) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ];
+    out.write_all(&digits)
+}
+
 /// Writes records in one format.
 pub struct RecordWriter<'m, W: Write> {
     format: OutputFormat,
@@ -140,7 +162,8 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     if self.exact {
                         write!(self.out, ",{s}")?;
                     } else {
-                        write!(self.out, ",{s:.4}")?;
+                        self.out.write_all(b",")?;
+                        write_4_decimals(&mut self.out, s)?;
                     }
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
@@ -210,5 +233,40 @@ pub fn write_csv_field(out: &mut dyn Write, s: &str) -> std::io::Result<()> {
         write!(out, "\"{}\"", s.replace('"', "\"\""))
     } else {
         out.write_all(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_4_decimals;
+
+    fn four(p: f32) -> String {
+        let mut out = Vec::new();
+        write_4_decimals(&mut out, p).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn four_decimals_print_as_the_standard_formatter_does() {
+        // A sweep of f32 values in [0, 1] (every 1009th bit pattern).
+        let one = 1.0f32.to_bits();
+        for bits in (0..=one).step_by(1009).chain([one]) {
+            let p = f32::from_bits(bits);
+            assert_eq!(four(p), format!("{p:.4}"), "{p:e}");
+        }
+        // Every f32 whose product with 10^4 ends in exactly .5 (a tie).
+        let mut ties = 0;
+        for m in 0..10_000u32 {
+            let v = f64::from(2 * m + 1) / 20_000.0;
+            let p = v as f32;
+            if f64::from(p) == v {
+                ties += 1;
+                assert_eq!(four(p), format!("{p:.4}"), "tie {p}");
+            }
+        }
+        assert!(ties > 10);
+        for p in [-0.0, -1.0, 1.5, f32::NAN, f32::INFINITY, 1e-30, 0.99995] {
+            assert_eq!(four(p), format!("{p:.4}"), "{p}");
+        }
     }
 }

@@ -4,12 +4,14 @@ use super::files::{self, Output};
 use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
 use super::{InputArgs, UsageError};
-use crate::model::Scores;
+use crate::features::chunk_cache::CacheStats;
+use crate::model::{Scorer, Scores};
 use crate::pipeline;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 /// Arguments of `moderate score`.
 #[derive(Debug, Args)]
@@ -47,11 +49,31 @@ pub struct ScoreArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub bad: super::rejects::SkipBadArgs,
+    /// Report on stderr how many of the comments' pieces (words with their
+    /// punctuation) the chunk cache served, and how many were analysed.
+    #[arg(long)]
+    pub cache_stats: bool,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub input_args: InputArgs,
+}
+
+/// A scoring thread's state; adds its cache counts to the run's total when
+/// the thread is done.
+struct Worker<'m> {
+    scorer: Scorer<'m>,
+    scores: Scores,
+    cache_total: &'m Mutex<CacheStats>,
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut total) = self.cache_total.lock() {
+            total.add(&self.scorer.cache_stats());
+        }
+    }
 }
 
 /// Runs `moderate score`.
@@ -85,12 +107,17 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let explain = args.explain;
     let top = args.top;
     let n_labels = model.labels.len();
+    let cache_total = Mutex::new(CacheStats::default());
     let outcome = pipeline::ordered_map(
         reader,
         threads,
         pipeline::DEFAULT_BATCH,
-        || (model.scorer(), Scores::default()),
-        |(scorer, scores), record| {
+        || Worker {
+            scorer: model.scorer(),
+            scores: Scores::default(),
+            cache_total: &cache_total,
+        },
+        |Worker { scorer, scores, .. }, record| {
             let comment = record.as_ref().ok()?;
             scorer.score_into(&comment.text, scores);
             let explanations = explain.then(|| {
@@ -156,6 +183,19 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     // check that every record read was either scored or rejected.
     if bad.skipping() || rejected > 0 || truncated > 0 || super::stderr_is_terminal() {
         eprintln!("{summary}");
+    }
+    if args.cache_stats {
+        let s = cache_total.into_inner().unwrap_or_else(|e| e.into_inner());
+        eprintln!(
+            "moderate: chunk cache: {} pieces (words with their punctuation, or short \
+             groups read together), {} served from the cache ({:.2}%), {} analysed and \
+             cached, {} analysed uncached",
+            s.pieces(),
+            s.hits,
+            100.0 * s.hit_rate(),
+            s.misses,
+            s.uncached
+        );
     }
     // A failed run leaves the output files as they were (they are only
     // committed into place now).

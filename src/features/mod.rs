@@ -2,6 +2,8 @@
 //! the fitted feature space with idf weights, and sparse rows.
 
 pub mod buckets;
+pub mod chunk_cache;
+pub mod chunked;
 pub mod hash;
 pub mod kmeans;
 pub mod lexicon;

@@ -21,7 +21,8 @@ pub enum FeatureKind {
 }
 
 impl FeatureKind {
-    fn tag(self) -> u8 {
+    /// The namespace byte hashed first in a feature of this kind.
+    pub fn tag(self) -> u8 {
         match self {
             FeatureKind::Unigram => 1,
             FeatureKind::Bigram => 2,

@@ -1,7 +1,8 @@
 //! The fitted feature space (selected n-grams, their names and idf weights)
 //! and the vectorizer that turns tokens into l2-normalised tf-idf rows.
 
-use super::hash::{BuildStrHasher, HashMap64};
+use super::chunk_cache::{NONE, TokenFeatures};
+use super::hash::{BuildStrHasher, HashMap64, combine, hash_str};
 use super::ngrams::{FeatureKind, NgramConfig, NgramExtractor, Occurrence, cluster_hash};
 use super::sparse::SparseRow;
 use crate::text::{TokenKind, Tokens};
@@ -26,6 +27,9 @@ pub struct FeatureSpace {
     pub unselected_idf: f32,
     #[serde(skip)]
     index: HashMap64<u32>,
+    /// [`block`] of each column's kind (derived from `kinds`).
+    #[serde(skip)]
+    blocks: Vec<u8>,
 }
 
 impl PartialEq for FeatureSpace {
@@ -57,13 +61,16 @@ impl FeatureSpace {
             idf,
             unselected_idf,
             index: HashMap64::default(),
+            blocks: Vec::new(),
         };
         space.rebuild_index();
         space
     }
 
-    /// Rebuilds the hash -> column lookup (after deserialising).
+    /// Rebuilds the hash -> column lookup and the column blocks (after
+    /// deserialising).
     pub fn rebuild_index(&mut self) {
+        self.blocks = self.kinds.iter().map(|&k| block(k) as u8).collect();
         self.index = self
             .hashes
             .iter()
@@ -79,6 +86,7 @@ impl FeatureSpace {
             && self.kinds.len() == n
             && self.idf.len() == n
             && self.index.len() == n
+            && self.blocks.len() == n
             && self.idf.iter().all(|v| v.is_finite() && *v > 0.0)
             && self.unselected_idf.is_finite()
             && self.unselected_idf >= 0.0
@@ -129,7 +137,6 @@ pub struct Vectorizer {
     counts: Vec<u32>,
     /// Columns with a non-zero count, in first-seen order.
     touched: Vec<u32>,
-    counted: Vec<(u32, u32)>,
     words: HashMap<Box<str>, CachedWord, BuildStrHasher>,
     /// Selected character n-gram and cluster columns of the cached words,
     /// back to back.
@@ -137,10 +144,10 @@ pub struct Vectorizer {
     /// Lexicon ids of the last row's word tokens, in text order (for the
     /// semantic prior).
     lexicon_ids: Vec<u32>,
+    /// The token features and their columns of the row being built.
+    features: Vec<TokenFeatures>,
+    columns: Vec<u32>,
 }
-
-/// Marks a cached word that is not in the lexicon.
-const NOT_IN_LEXICON: u32 = u32::MAX;
 
 /// A cached word: its selected character n-gram and cluster columns
 /// (`word_columns[start..start + len]`), its unselected n-gram counts per
@@ -182,10 +189,11 @@ impl Vectorizer {
             extractor: NgramExtractor::new(space.ngrams.clone()),
             counts: vec![0; space.len()],
             touched: Vec::new(),
-            counted: Vec::new(),
             words: HashMap::default(),
             word_columns: Vec::new(),
             lexicon_ids: Vec::new(),
+            features: Vec::new(),
+            columns: Vec::new(),
         }
     }
 
@@ -220,6 +228,106 @@ impl Vectorizer {
     /// Counts the row's columns into `counts`/`touched` and records the
     /// row's lexicon ids; returns the unselected n-gram counts per block.
     fn accumulate(&mut self, space: &FeatureSpace, tokens: &Tokens) -> [u32; BLOCKS] {
+        let mut features = std::mem::take(&mut self.features);
+        let mut columns = std::mem::take(&mut self.columns);
+        features.clear();
+        columns.clear();
+        self.token_features(space, tokens, &mut features, &mut columns);
+        let unselected = self.accumulate_features(space, &features, &columns);
+        self.features = features;
+        self.columns = columns;
+        unselected
+    }
+
+    /// Appends what the row needs from each token of `tokens` to `features`,
+    /// whose column ranges index `columns` (appended to as well). Word
+    /// tokens' character n-gram and cluster columns come from the word
+    /// cache.
+    pub fn token_features(
+        &mut self,
+        space: &FeatureSpace,
+        tokens: &Tokens,
+        features: &mut Vec<TokenFeatures>,
+        columns: &mut Vec<u32>,
+    ) {
+        if self.counts.len() != space.len() {
+            self.counts = vec![0; space.len()];
+            self.words.clear();
+            self.word_columns.clear();
+        }
+        let per_word = space.ngrams.char_ngrams.is_some() || space.ngrams.lexicon.is_some();
+        for (text, token) in tokens.iter() {
+            let unigram = hash_str(FeatureKind::Unigram.tag(), text);
+            let mut f = TokenFeatures {
+                unigram,
+                unigram_column: space.column(unigram).unwrap_or(NONE),
+                columns: (columns.len() as u32, 0),
+                unselected: [0; 2],
+                lexicon_id: NONE,
+            };
+            if per_word && token.kind == TokenKind::Word {
+                let word = self.word(space, tokens.surface(token));
+                let start = word.start as usize;
+                columns.extend_from_slice(&self.word_columns[start..start + word.len as usize]);
+                f.columns.1 = word.len;
+                f.unselected = word.unselected;
+                f.lexicon_id = word.lexicon_id;
+            }
+            features.push(f);
+        }
+    }
+
+    /// The cached character n-gram and cluster columns of one word's
+    /// surface form, computed on first sight.
+    fn word(&mut self, space: &FeatureSpace, surface: &str) -> CachedWord {
+        if let Some(w) = self.words.get(surface) {
+            return *w;
+        }
+        if self.words.len() >= WORD_CACHE_ENTRIES {
+            self.words.clear();
+            self.word_columns.clear();
+        }
+        let lexicon = space.ngrams.lexicon.as_deref();
+        let clusters = space.ngrams.cluster_tokens();
+        let start = self.word_columns.len();
+        let mut unselected = [0u32; 2];
+        let columns = &mut self.word_columns;
+        self.extractor
+            .extract_chargrams(surface, |hash| match space.column(hash) {
+                Some(c) => columns.push(c),
+                None => unselected[0] += 1,
+            });
+        let lexicon_id = lexicon.and_then(|l| l.id(surface));
+        if let (true, Some(l), Some(id)) = (clusters, lexicon, lexicon_id) {
+            for (level, &c) in l.clusters_of(id).iter().enumerate() {
+                match space.column(cluster_hash(level, c)) {
+                    Some(c) => columns.push(c),
+                    None => unselected[1] += 1,
+                }
+            }
+        }
+        let w = CachedWord {
+            start: start as u32,
+            len: (self.word_columns.len() - start) as u32,
+            unselected,
+            lexicon_id: lexicon_id.unwrap_or(NONE),
+        };
+        self.words.insert(surface.into(), w);
+        w
+    }
+
+    /// Counts the columns of a comment's token features (from
+    /// [`Vectorizer::token_features`], or a chunk cache) into
+    /// `counts`/`touched` in the order [`NgramExtractor::extract`] emits
+    /// them (unigrams, bigrams, then each word's character n-grams and
+    /// clusters), so the row comes out identical to the bit; records the
+    /// lexicon ids; returns the unselected n-gram counts per block.
+    fn accumulate_features(
+        &mut self,
+        space: &FeatureSpace,
+        features: &[TokenFeatures],
+        columns: &[u32],
+    ) -> [u32; BLOCKS] {
         if self.counts.len() != space.len() {
             self.counts = vec![0; space.len()];
             self.words.clear();
@@ -230,67 +338,47 @@ impl Vectorizer {
             touched: &mut self.touched,
             unselected: [0; BLOCKS],
         };
-        self.extractor
-            .extract_words(tokens, |occ| match space.column(occ.hash) {
-                Some(c) => acc.add(c),
-                None => acc.unselected[0] += 1,
-            });
-        self.lexicon_ids.clear();
-        let lexicon = space.ngrams.lexicon.as_deref();
-        let clusters = space.ngrams.cluster_tokens();
-        if space.ngrams.char_ngrams.is_none() && lexicon.is_none() {
-            return acc.unselected;
-        }
-        for token in tokens.tokens() {
-            if token.kind != TokenKind::Word {
-                continue;
+        for f in features {
+            match f.unigram_column {
+                NONE => acc.unselected[0] += 1,
+                c => acc.add(c),
             }
-            let surface = tokens.surface(token);
-            let word = match self.words.get(surface) {
-                Some(w) => *w,
-                None => {
-                    if self.words.len() >= WORD_CACHE_ENTRIES {
-                        self.words.clear();
-                        self.word_columns.clear();
-                    }
-                    let start = self.word_columns.len();
-                    let mut unselected = [0u32; 2];
-                    let columns = &mut self.word_columns;
-                    self.extractor
-                        .extract_chargrams(surface, |hash| match space.column(hash) {
-                            Some(c) => columns.push(c),
-                            None => unselected[0] += 1,
-                        });
-                    let lexicon_id = lexicon.and_then(|l| l.id(surface));
-                    if let (true, Some(l), Some(id)) = (clusters, lexicon, lexicon_id) {
-                        for (level, &c) in l.clusters_of(id).iter().enumerate() {
-                            match space.column(cluster_hash(level, c)) {
-                                Some(c) => columns.push(c),
-                                None => unselected[1] += 1,
-                            }
-                        }
-                    }
-                    let w = CachedWord {
-                        start: start as u32,
-                        len: (self.word_columns.len() - start) as u32,
-                        unselected,
-                        lexicon_id: lexicon_id.unwrap_or(NOT_IN_LEXICON),
-                    };
-                    self.words.insert(surface.into(), w);
-                    w
+        }
+        if space.ngrams.word_bigrams {
+            for pair in features.windows(2) {
+                let hash = combine(FeatureKind::Bigram.tag(), pair[0].unigram, pair[1].unigram);
+                match space.column(hash) {
+                    Some(c) => acc.add(c),
+                    None => acc.unselected[0] += 1,
                 }
-            };
-            let start = word.start as usize;
-            for &c in &self.word_columns[start..start + word.len as usize] {
+            }
+        }
+        self.lexicon_ids.clear();
+        for f in features {
+            let start = f.columns.0 as usize;
+            for &c in &columns[start..start + f.columns.1 as usize] {
                 acc.add(c);
             }
-            acc.unselected[1] += word.unselected[0];
-            acc.unselected[2] += word.unselected[1];
-            if word.lexicon_id != NOT_IN_LEXICON {
-                self.lexicon_ids.push(word.lexicon_id);
+            acc.unselected[1] += f.unselected[0];
+            acc.unselected[2] += f.unselected[1];
+            if f.lexicon_id != NONE {
+                self.lexicon_ids.push(f.lexicon_id);
             }
         }
         acc.unselected
+    }
+
+    /// The unordered row (see [`Vectorizer::vectorize_unordered`]) of a
+    /// comment's token features, whose column ranges index `columns`.
+    pub fn vectorize_features_unordered(
+        &mut self,
+        space: &FeatureSpace,
+        features: &[TokenFeatures],
+        columns: &[u32],
+        row: &mut SparseRow,
+    ) {
+        let unselected = self.accumulate_features(space, features, columns);
+        self.finish(space, unselected, row, false);
     }
 
     /// Like [`Vectorizer::vectorize`], also listing every column occurrence
@@ -339,14 +427,13 @@ impl Vectorizer {
         if sorted {
             self.touched.sort_unstable();
         }
-        self.counted.clear();
-        for &c in &self.touched {
-            let count = &mut self.counts[c as usize];
-            self.counted.push((c, *count));
-            *count = 0;
-        }
+        let counts = &mut self.counts;
+        let counted = self
+            .touched
+            .iter()
+            .map(|&c| (c, std::mem::take(&mut counts[c as usize])));
+        weigh_counts_in_order(space, counted, unselected, row);
         self.touched.clear();
-        weigh_counts_in_order(space, &self.counted, unselected, row);
     }
 }
 
@@ -381,39 +468,47 @@ pub fn weigh_counts(
     row: &mut SparseRow,
 ) {
     counted.sort_unstable_by_key(|c| c.0);
-    weigh_counts_in_order(space, counted, unselected, row);
+    weigh_counts_in_order(space, counted.iter().copied(), unselected, row);
 }
+
+/// Term frequencies whose `1 + ln tf` is looked up, not computed.
+const TF_TABLE_LEN: usize = 32;
 
 /// `1 + ln tf` for small term frequencies, computed once (the same f32
 /// expression, so the values are identical).
-fn sublinear_tf(tf: u32) -> f32 {
-    const TABLE_LEN: usize = 32;
-    static TABLE: std::sync::OnceLock<[f32; TABLE_LEN]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0.0f32; TABLE_LEN];
+fn sublinear_tf_table() -> &'static [f32; TF_TABLE_LEN] {
+    static TABLE: std::sync::OnceLock<[f32; TF_TABLE_LEN]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0.0f32; TF_TABLE_LEN];
         for (i, v) in t.iter_mut().enumerate().skip(1) {
             *v = 1.0 + (i as f32).ln();
         }
         t
-    });
+    })
+}
+
+/// `1 + ln tf`, from `table` when it holds `tf`.
+#[inline]
+fn sublinear_tf(table: &[f32; TF_TABLE_LEN], tf: u32) -> f32 {
     match table.get(tf as usize) {
         Some(&v) if tf > 0 => v,
         _ => 1.0 + (tf as f32).ln(),
     }
 }
 
-/// [`weigh_counts`] on `counted` in the order given.
+/// [`weigh_counts`] on `(column, tf)` pairs in the order given.
 fn weigh_counts_in_order(
     space: &FeatureSpace,
-    counted: &[(u32, u32)],
+    counted: impl IntoIterator<Item = (u32, u32)>,
     unselected: [u32; BLOCKS],
     row: &mut SparseRow,
 ) {
     row.clear();
     let mut norm2 = [0.0f32; BLOCKS];
-    for &(c, tf) in counted.iter() {
-        let v = sublinear_tf(tf) * space.idf[c as usize];
-        norm2[block(space.kinds[c as usize])] += v * v;
+    let tf_table = sublinear_tf_table();
+    for (c, tf) in counted {
+        let v = sublinear_tf(tf_table, tf) * space.idf[c as usize];
+        norm2[usize::from(space.blocks[c as usize])] += v * v;
         row.indices.push(c);
         row.values.push(v);
     }
@@ -440,7 +535,7 @@ fn weigh_counts_in_order(
         std::array::from_fn(|b| weights[b] * inv)
     };
     for (v, &c) in row.values.iter_mut().zip(&row.indices) {
-        *v *= scales[block(space.kinds[c as usize])];
+        *v *= scales[usize::from(space.blocks[c as usize])];
     }
 }
 

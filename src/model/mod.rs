@@ -8,6 +8,8 @@ pub mod ftrl;
 pub mod logistic;
 pub mod presolve;
 
+use crate::features::chunk_cache::CacheStats;
+use crate::features::chunked::ChunkedVectorizer;
 use crate::features::semantic::SemanticPrior;
 use crate::features::{ColumnHit, FeatureSpace, SparseRow, Vectorizer};
 use crate::text::{AnalysisInfo, Analyzer, AnalyzerConfig, Tokens};
@@ -174,6 +176,7 @@ impl Model {
             tokens: Tokens::new(),
             row: SparseRow::default(),
             hits: Vec::new(),
+            chunked: Some(ChunkedVectorizer::default()),
         }
     }
 }
@@ -191,14 +194,54 @@ pub struct Scorer<'m> {
     tokens: Tokens,
     row: SparseRow,
     hits: Vec<ColumnHit>,
+    /// The chunk cache of [`Scorer::score_into`] (`None`: every comment is
+    /// analysed whole).
+    chunked: Option<ChunkedVectorizer>,
 }
 
 impl Scorer<'_> {
+    /// Scores without the chunk cache: every comment is analysed whole, as
+    /// training does. Slower, with identical scores; for comparisons.
+    pub fn without_chunk_cache(mut self) -> Self {
+        self.chunked = None;
+        self
+    }
+
+    /// Scores with a chunk cache of `capacity` entries per generation
+    /// instead of [`DEFAULT_CAPACITY`](crate::features::chunk_cache::DEFAULT_CAPACITY)
+    /// (memory against hit rate; the scores are the same).
+    pub fn with_chunk_cache(mut self, capacity: usize) -> Self {
+        self.chunked = Some(ChunkedVectorizer::with_capacity(capacity));
+        self
+    }
+
+    /// What the chunk cache was asked so far (zeros without one).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.chunked
+            .as_ref()
+            .map_or_else(CacheStats::default, ChunkedVectorizer::stats)
+    }
+
     /// Scores `text`, writing calibrated probabilities into `out`.
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
-        out.info = self.analyzer.analyze(text, &mut self.tokens);
-        self.vectorizer
-            .vectorize_unordered(&self.model.features, &self.tokens, &mut self.row);
+        out.info = match &mut self.chunked {
+            Some(chunked) => chunked.vectorize(
+                &self.model.features,
+                &mut self.analyzer,
+                &mut self.vectorizer,
+                text,
+                &mut self.row,
+            ),
+            None => {
+                let info = self.analyzer.analyze(text, &mut self.tokens);
+                self.vectorizer.vectorize_unordered(
+                    &self.model.features,
+                    &self.tokens,
+                    &mut self.row,
+                );
+                info
+            }
+        };
         out.probabilities.clear();
         for (l, label) in self.model.labels.iter().enumerate() {
             let z = self.row.dot(&label.linear.weights)

@@ -511,7 +511,7 @@ fn is_apostrophe(c: char) -> bool {
 }
 
 /// Digits and symbols that leetspeak uses for letters.
-fn is_leet_char(c: char) -> bool {
+pub(crate) fn is_leet_char(c: char) -> bool {
     matches!(c, '0' | '1' | '3' | '4' | '5' | '7' | '@' | '$' | '!' | '|')
 }
 

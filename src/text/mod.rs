@@ -9,6 +9,7 @@
 //! [`tokenize`] (words, numbers, URLs, mentions, emoji, with spans) ->
 //! [`stem`] (Snowball English, cached) -> optional negation marking.
 
+pub mod chunks;
 pub mod deobfuscate;
 pub mod known_words;
 pub mod normalize;
