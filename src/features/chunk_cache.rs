@@ -95,6 +95,13 @@ struct Generation {
 /// An empty slot.
 const EMPTY: u32 = u32::MAX;
 
+/// Word-by-word equality of two short keys (a loop, not a `memcmp` call:
+/// keys are one to three words long).
+#[inline]
+fn same(a: &[u32], b: &[u32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 impl Generation {
     fn new(slots: usize) -> Self {
         Self {
@@ -126,7 +133,11 @@ impl Generation {
             if offset == EMPTY {
                 return (i, false);
             }
-            if t == tag && self.key_at(offset as usize, len) == Some(key) {
+            if t == tag
+                && self
+                    .key_at(offset as usize, len)
+                    .is_some_and(|k| same(k, key))
+            {
                 return (i, true);
             }
             i = (i + 1) & mask;
@@ -270,8 +281,9 @@ impl ChunkCache {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         // Room for a generation's entries plus one long comment's chunks
-        // (turnover waits for the comment's end) at under 3/4 load.
-        let slots = 2 * capacity + 16_384;
+        // (turnover waits for the comment's end) at under 3/4 load: a
+        // power of two at least that, so usually a load of 1/2 or less.
+        let slots = capacity + 16_384;
         Self {
             young: Generation::new(slots),
             old: Generation::new(slots),
@@ -291,28 +303,58 @@ impl ChunkCache {
         }
     }
 
-    /// Packs `key` into `self.key` and returns its slot hash (FxHash-style
-    /// word steps with a final mix; in-memory only, never stored).
+    /// The slot hash of a chunk's bytes: FxHash-style steps over its bytes
+    /// in little-endian words of four, zero-padded, then a final mix.
+    /// In-memory only, never stored.
     #[inline]
-    fn pack(&mut self, key: &[u8]) -> u64 {
+    pub fn hash(key: &[u8]) -> u64 {
         const K: u64 = 0x517c_c1b7_2722_0a95;
-        self.key.clear();
         let mut h = key.len() as u64;
         let mut words = key.chunks_exact(4);
         for w in &mut words {
             let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            self.key.push(word);
             h = (h.rotate_left(5) ^ u64::from(word)).wrapping_mul(K);
         }
         let rest = words.remainder();
         if !rest.is_empty() {
             let mut buf = [0u8; 4];
             buf[..rest.len()].copy_from_slice(rest);
-            let word = u32::from_le_bytes(buf);
-            self.key.push(word);
-            h = (h.rotate_left(5) ^ u64::from(word)).wrapping_mul(K);
+            h = (h.rotate_left(5) ^ u64::from(u32::from_le_bytes(buf))).wrapping_mul(K);
         }
         mix(h)
+    }
+
+    /// Packs `key` into `self.key` (the words [`ChunkCache::hash`] reads)
+    /// and returns its hash.
+    #[inline]
+    fn pack(&mut self, key: &[u8]) -> u64 {
+        self.key.clear();
+        let mut words = key.chunks_exact(4);
+        for w in &mut words {
+            self.key.push(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 4];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.key.push(u32::from_le_bytes(buf));
+        }
+        Self::hash(key)
+    }
+
+    /// Reads the young generation's first slot for `hash` and the head of
+    /// the record it points to, so that a later [`ChunkCache::get`] finds
+    /// them in cache. A comment's lookups are independent; touching them
+    /// all first lets the processor wait for their memory reads together
+    /// instead of one after another. Returns a value only to keep the reads.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) -> u32 {
+        let g = &self.young;
+        if g.slots.is_empty() {
+            return 0;
+        }
+        let (_, offset) = g.slots[hash as usize & (g.slots.len() - 1)];
+        g.arena.get(offset as usize).copied().unwrap_or(0)
     }
 
     /// Looks `key` up, counting a hit or a miss; a hit in the old
