@@ -27,6 +27,8 @@ pub struct ChunkedVectorizer {
     cache: ChunkCache,
     /// Tokens of the chunk or group being analysed.
     tokens: Tokens,
+    /// The row of a comment analysed whole.
+    row: SparseRow,
     /// The comment's token features and their columns.
     features: Vec<TokenFeatures>,
     columns: Vec<u32>,
@@ -52,16 +54,19 @@ impl ChunkedVectorizer {
         self.cache.stats
     }
 
-    /// Writes the row of `text` into `row` (entries in no particular
-    /// order, as [`Vectorizer::vectorize_unordered`]); `vectorizer` keeps
-    /// the row's lexicon ids for the semantic prior.
-    pub fn vectorize(
+    /// The dot products of the row of `text` (as
+    /// [`Vectorizer::vectorize_unordered`] writes it) with each of
+    /// `weights`, into `dots`, equal to the bit to [`SparseRow::dot`] on
+    /// that row; `vectorizer` keeps the row's lexicon ids for the semantic
+    /// prior.
+    pub fn dots(
         &mut self,
         space: &FeatureSpace,
         analyzer: &mut Analyzer,
         vectorizer: &mut Vectorizer,
         text: &str,
-        row: &mut SparseRow,
+        weights: &[&[f32]],
+        dots: &mut Vec<f32>,
     ) -> AnalysisInfo {
         let config = analyzer.config();
         if config.negation || text.len() > config.max_bytes {
@@ -69,7 +74,9 @@ impl ChunkedVectorizer {
             let mut chunks = 0;
             for_each_chunk(text, |_, _| chunks += 1);
             self.cache.stats.uncached += chunks;
-            vectorizer.vectorize_unordered(space, &self.tokens, row);
+            vectorizer.vectorize_unordered(space, &self.tokens, &mut self.row);
+            dots.clear();
+            dots.extend(weights.iter().map(|w| self.row.dot(w)));
             return info;
         }
         self.cache.begin_comment();
@@ -104,7 +111,7 @@ impl ChunkedVectorizer {
             self.add_group(space, analyzer, vectorizer, text, from, to);
         }
         self.spans = spans;
-        vectorizer.vectorize_features_unordered(space, &self.features, &self.columns, row);
+        vectorizer.dot_features_unordered(space, &self.features, &self.columns, weights, dots);
         AnalysisInfo { truncated: false }
     }
 

@@ -144,6 +144,9 @@ pub struct Vectorizer {
     /// Lexicon ids of the last row's word tokens, in text order (for the
     /// semantic prior).
     lexicon_ids: Vec<u32>,
+    /// Columns, tf-idf values and blocks of the row being scored
+    /// ([`Vectorizer::dot_features_unordered`]).
+    weighed: Vec<(u32, f32, u8)>,
     /// The token features and their columns of the row being built.
     features: Vec<TokenFeatures>,
     columns: Vec<u32>,
@@ -192,6 +195,7 @@ impl Vectorizer {
             words: HashMap::default(),
             word_columns: Vec::new(),
             lexicon_ids: Vec::new(),
+            weighed: Vec::new(),
             features: Vec::new(),
             columns: Vec::new(),
         }
@@ -415,6 +419,43 @@ impl Vectorizer {
         self.finish(space, unselected, row, true);
     }
 
+    /// The dot products of the row [`Vectorizer::vectorize_features_unordered`]
+    /// would write with each of `weights` (`dots[l] = row · weights[l]`),
+    /// without writing the row: for scoring. Each sum runs over the row's
+    /// entries in the same order and with the same products as
+    /// [`SparseRow::dot`] on that row, so it is equal to the bit.
+    pub fn dot_features_unordered(
+        &mut self,
+        space: &FeatureSpace,
+        features: &[TokenFeatures],
+        columns: &[u32],
+        weights: &[&[f32]],
+        dots: &mut Vec<f32>,
+    ) {
+        let unselected = self.accumulate_features(space, features, columns);
+        let mut norm2 = [0.0f32; BLOCKS];
+        let tf_table = sublinear_tf_table();
+        self.weighed.clear();
+        for &c in &self.touched {
+            let tf = std::mem::take(&mut self.counts[c as usize]);
+            let v = sublinear_tf(tf_table, tf) * space.idf[c as usize];
+            let b = space.blocks[c as usize];
+            norm2[usize::from(b)] += v * v;
+            self.weighed.push((c, v, b));
+        }
+        self.touched.clear();
+        let scales = block_scales(space, norm2, unselected);
+        dots.clear();
+        dots.extend(weights.iter().map(|w| {
+            self.weighed
+                .iter()
+                .map(|&(c, v, b)| {
+                    w.get(c as usize).copied().unwrap_or(0.0) * (v * scales[usize::from(b)])
+                })
+                .sum::<f32>()
+        }));
+    }
+
     /// Turns the accumulated counts into the row (by ascending column if
     /// `sorted`) and resets them.
     fn finish(
@@ -512,6 +553,21 @@ fn weigh_counts_in_order(
         row.indices.push(c);
         row.values.push(v);
     }
+    let scales = block_scales(space, norm2, unselected);
+    for (v, &c) in row.values.iter_mut().zip(&row.indices) {
+        *v *= scales[usize::from(space.blocks[c as usize])];
+    }
+}
+
+/// Each block's scale for a row whose blocks' squared norms (of the
+/// selected columns) are `norm2`: 1 / its norm, or 1 / the row's norm; the
+/// cluster block is weighed by `cluster_weight` on top. `unselected`
+/// n-grams count in the norms when [`NgramConfig::norm_unselected`] is set.
+fn block_scales(
+    space: &FeatureSpace,
+    mut norm2: [f32; BLOCKS],
+    unselected: [u32; BLOCKS],
+) -> [f32; BLOCKS] {
     if space.ngrams.norm_unselected {
         let u2 = space.unselected_idf * space.unselected_idf;
         for (n, &u) in norm2.iter_mut().zip(&unselected) {
@@ -521,7 +577,7 @@ fn weigh_counts_in_order(
     // Each block's scale: 1 / its norm, or 1 / the row's norm; the cluster
     // block is weighed by `cluster_weight` on top.
     let weights = [1.0, 1.0, space.ngrams.cluster_weight];
-    let scales: [f32; BLOCKS] = if space.ngrams.norm_per_block {
+    if space.ngrams.norm_per_block {
         std::array::from_fn(|b| {
             if norm2[b] > 0.0 {
                 weights[b] / norm2[b].sqrt()
@@ -533,9 +589,6 @@ fn weigh_counts_in_order(
         let norm = norm2.iter().sum::<f32>().sqrt();
         let inv = if norm > 0.0 { 1.0 / norm } else { 1.0 };
         std::array::from_fn(|b| weights[b] * inv)
-    };
-    for (v, &c) in row.values.iter_mut().zip(&row.indices) {
-        *v *= scales[usize::from(space.blocks[c as usize])];
     }
 }
 

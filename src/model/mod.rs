@@ -177,6 +177,7 @@ impl Model {
             row: SparseRow::default(),
             hits: Vec::new(),
             chunked: Some(ChunkedVectorizer::default()),
+            dots: Vec::new(),
         }
     }
 }
@@ -197,6 +198,8 @@ pub struct Scorer<'m> {
     /// The chunk cache of [`Scorer::score_into`] (`None`: every comment is
     /// analysed whole).
     chunked: Option<ChunkedVectorizer>,
+    /// Each label's dot product with the row scored last.
+    dots: Vec<f32>,
 }
 
 impl Scorer<'_> {
@@ -224,29 +227,40 @@ impl Scorer<'_> {
 
     /// Scores `text`, writing calibrated probabilities into `out`.
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
-        out.info = match &mut self.chunked {
-            Some(chunked) => chunked.vectorize(
-                &self.model.features,
-                &mut self.analyzer,
-                &mut self.vectorizer,
-                text,
-                &mut self.row,
-            ),
-            None => {
-                let info = self.analyzer.analyze(text, &mut self.tokens);
-                self.vectorizer.vectorize_unordered(
-                    &self.model.features,
-                    &self.tokens,
-                    &mut self.row,
-                );
-                info
+        let Some(chunked) = &mut self.chunked else {
+            out.info = self.analyzer.analyze(text, &mut self.tokens);
+            self.vectorizer
+                .vectorize_unordered(&self.model.features, &self.tokens, &mut self.row);
+            out.probabilities.clear();
+            for (l, label) in self.model.labels.iter().enumerate() {
+                let z = self.row.dot(&label.linear.weights)
+                    + label.linear.intercept
+                    + self.semantic_score(l);
+                out.probabilities.push(label.calibration.probability(z));
             }
+            return;
         };
+        let weights: [&[f32]; 2];
+        let many: Vec<&[f32]>;
+        let labels = &self.model.labels;
+        let weights: &[&[f32]] = if let [a, b] = labels.as_slice() {
+            weights = [&a.linear.weights, &b.linear.weights];
+            &weights
+        } else {
+            many = labels.iter().map(|l| l.linear.weights.as_slice()).collect();
+            &many
+        };
+        out.info = chunked.dots(
+            &self.model.features,
+            &mut self.analyzer,
+            &mut self.vectorizer,
+            text,
+            weights,
+            &mut self.dots,
+        );
         out.probabilities.clear();
         for (l, label) in self.model.labels.iter().enumerate() {
-            let z = self.row.dot(&label.linear.weights)
-                + label.linear.intercept
-                + self.semantic_score(l);
+            let z = self.dots[l] + label.linear.intercept + self.semantic_score(l);
             out.probabilities.push(label.calibration.probability(z));
         }
     }
