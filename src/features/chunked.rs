@@ -21,9 +21,21 @@ use super::vocabulary::{FeatureSpace, Vectorizer};
 use crate::text::chunks::{for_each_chunk, is_ascii_space, is_context_free};
 use crate::text::{AnalysisInfo, Analyzer, Tokens};
 
-/// A scoring thread's chunk cache and buffers.
-#[derive(Debug, Clone, Default)]
+/// A scoring thread's chunk cache and buffers, with its own copy of the
+/// feature space and label weights, columns numbered by frequency
+/// ([`FeatureSpace::by_frequency`]).
+#[derive(Debug, Clone)]
 pub struct ChunkedVectorizer {
+    space: FeatureSpace,
+    /// Per label, the weights in `space`'s column order.
+    weights: Vec<Vec<f32>>,
+    vectorizer: Vectorizer,
+    pieces: Pieces,
+}
+
+/// The chunk cache and the buffers of the comment being scored.
+#[derive(Debug, Clone)]
+struct Pieces {
     cache: ChunkCache,
     /// Tokens of the chunk or group being analysed.
     tokens: Tokens,
@@ -41,58 +53,93 @@ pub struct ChunkedVectorizer {
 }
 
 impl ChunkedVectorizer {
-    /// Buffers and an empty cache of `capacity` entries per generation.
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// Scoring of `space`'s rows against `weights` (one slice per label,
+    /// in `space`'s column order), with an empty cache of `capacity`
+    /// entries per generation.
+    pub fn new(space: &FeatureSpace, weights: &[&[f32]], capacity: usize) -> Self {
+        let (space, order) = space.by_frequency();
+        let weights = weights
+            .iter()
+            .map(|w| {
+                order
+                    .iter()
+                    .map(|&i| w.get(i as usize).copied().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
         Self {
-            cache: ChunkCache::new(capacity),
-            ..Self::default()
+            vectorizer: Vectorizer::new(&space),
+            space,
+            weights,
+            pieces: Pieces {
+                cache: ChunkCache::new(capacity),
+                tokens: Tokens::default(),
+                row: SparseRow::default(),
+                features: Vec::new(),
+                columns: Vec::new(),
+                fresh_features: Vec::new(),
+                fresh_columns: Vec::new(),
+                spans: Vec::new(),
+            },
         }
+    }
+
+    /// Lexicon ids of the word tokens of the comment scored last, in text
+    /// order (for the semantic prior).
+    pub fn lexicon_ids(&self) -> &[u32] {
+        self.vectorizer.lexicon_ids()
     }
 
     /// What the cache was asked so far.
     pub fn stats(&self) -> CacheStats {
-        self.cache.stats
+        self.pieces.cache.stats
     }
 
     /// The dot products of the row of `text` (as
-    /// [`Vectorizer::vectorize_unordered`] writes it) with each of
-    /// `weights`, into `dots`, equal to the bit to [`SparseRow::dot`] on
-    /// that row; `vectorizer` keeps the row's lexicon ids for the semantic
-    /// prior.
+    /// [`Vectorizer::vectorize_unordered`] writes it) with each label's
+    /// weights, into `dots`, equal to the bit to [`SparseRow::dot`] on
+    /// that row.
     pub fn dots(
         &mut self,
-        space: &FeatureSpace,
         analyzer: &mut Analyzer,
-        vectorizer: &mut Vectorizer,
         text: &str,
-        weights: &[&[f32]],
         dots: &mut Vec<f32>,
     ) -> AnalysisInfo {
+        let weights: [&[f32]; 2];
+        let many: Vec<&[f32]>;
+        let weights: &[&[f32]] = if let [a, b] = self.weights.as_slice() {
+            weights = [a, b];
+            &weights
+        } else {
+            many = self.weights.iter().map(Vec::as_slice).collect();
+            &many
+        };
+        let (space, vectorizer, p) = (&self.space, &mut self.vectorizer, &mut self.pieces);
         let config = analyzer.config();
         if config.negation || text.len() > config.max_bytes {
-            let info = analyzer.analyze(text, &mut self.tokens);
+            let info = analyzer.analyze(text, &mut p.tokens);
             let mut chunks = 0;
             for_each_chunk(text, |_, _| chunks += 1);
-            self.cache.stats.uncached += chunks;
-            vectorizer.vectorize_unordered(space, &self.tokens, &mut self.row);
+            p.cache.stats.uncached += chunks;
+            vectorizer.vectorize_unordered(space, &p.tokens, &mut p.row);
             dots.clear();
-            dots.extend(weights.iter().map(|w| self.row.dot(w)));
+            dots.extend(weights.iter().map(|w| p.row.dot(w)));
             return info;
         }
-        self.cache.begin_comment();
-        self.features.clear();
-        self.columns.clear();
+        p.cache.begin_comment();
+        p.features.clear();
+        p.columns.clear();
         // Start and end of the pending group of chunks that are not
         // context-free.
         let mut group: Option<(usize, usize)> = None;
         let bytes = text.as_bytes();
-        let mut spans = std::mem::take(&mut self.spans);
+        let mut spans = std::mem::take(&mut p.spans);
         spans.clear();
         let mut touched = 0u32;
         for_each_chunk(text, |start, end| {
             let free = is_context_free(&bytes[start..end]);
             if free {
-                touched ^= self.cache.prefetch(ChunkCache::hash(&bytes[start..end]));
+                touched ^= p.cache.prefetch(ChunkCache::hash(&bytes[start..end]));
             }
             spans.push((start, end, free));
         });
@@ -103,18 +150,20 @@ impl ChunkedVectorizer {
                 continue;
             }
             if let Some((from, to)) = group.take() {
-                self.add_group(space, analyzer, vectorizer, text, from, to);
+                p.add_group(space, analyzer, vectorizer, text, from, to);
             }
-            self.add_piece(space, analyzer, vectorizer, &text[start..end], true);
+            p.add_piece(space, analyzer, vectorizer, &text[start..end], true);
         }
         if let Some((from, to)) = group {
-            self.add_group(space, analyzer, vectorizer, text, from, to);
+            p.add_group(space, analyzer, vectorizer, text, from, to);
         }
-        self.spans = spans;
-        vectorizer.dot_features_unordered(space, &self.features, &self.columns, weights, dots);
+        p.spans = spans;
+        vectorizer.dot_features_unordered(space, &p.features, &p.columns, weights, dots);
         AnalysisInfo { truncated: false }
     }
+}
 
+impl Pieces {
     /// Appends the features of `piece` (a context-free chunk, or a group
     /// that is read alone exactly as in its comment), from the cache or
     /// analysed alone (and cached when not longer than

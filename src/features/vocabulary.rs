@@ -92,6 +92,33 @@ impl FeatureSpace {
             && self.unselected_idf >= 0.0
     }
 
+    /// The same features with columns renumbered by how common they are
+    /// (ascending idf, then by column), and `order`: `order[new] = old`.
+    /// Scoring touches a few hundred columns per comment at random in the
+    /// per-column arrays (counts, idf, blocks, weights); numbered this way,
+    /// the common ones sit together in a few cache lines. Rows built in
+    /// this space hold the same values in the same order under other
+    /// column numbers, so dot products with weights permuted by `order`
+    /// are equal to the bit.
+    pub fn by_frequency(&self) -> (FeatureSpace, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            self.idf[a as usize]
+                .total_cmp(&self.idf[b as usize])
+                .then(a.cmp(&b))
+        });
+        let pick = |i: &u32| *i as usize;
+        let space = FeatureSpace::new(
+            self.ngrams.clone(),
+            order.iter().map(|i| self.hashes[pick(i)]).collect(),
+            order.iter().map(|i| self.names[pick(i)].clone()).collect(),
+            order.iter().map(|i| self.kinds[pick(i)]).collect(),
+            order.iter().map(|i| self.idf[pick(i)]).collect(),
+            self.unselected_idf,
+        );
+        (space, order)
+    }
+
     /// Number of columns.
     pub fn len(&self) -> usize {
         self.hashes.len()

@@ -8,7 +8,7 @@ pub mod ftrl;
 pub mod logistic;
 pub mod presolve;
 
-use crate::features::chunk_cache::CacheStats;
+use crate::features::chunk_cache::{CacheStats, DEFAULT_CAPACITY};
 use crate::features::chunked::ChunkedVectorizer;
 use crate::features::semantic::SemanticPrior;
 use crate::features::{ColumnHit, FeatureSpace, SparseRow, Vectorizer};
@@ -176,10 +176,20 @@ impl Model {
             tokens: Tokens::new(),
             row: SparseRow::default(),
             hits: Vec::new(),
-            chunked: Some(ChunkedVectorizer::default()),
+            chunk_capacity: Some(DEFAULT_CAPACITY),
+            chunked: None,
             dots: Vec::new(),
         }
     }
+}
+
+/// The semantic prior's share of label `l`'s decision value for a comment
+/// whose word tokens have `lexicon_ids` (0 without a prior).
+fn semantic_share(model: &Model, l: usize, lexicon_ids: &[u32]) -> f32 {
+    model
+        .semantic
+        .as_ref()
+        .map_or(0.0, |p| p.mean_score(l, lexicon_ids))
 }
 
 /// A word's summed semantic-prior share and the spans it occurs at.
@@ -195,9 +205,11 @@ pub struct Scorer<'m> {
     tokens: Tokens,
     row: SparseRow,
     hits: Vec<ColumnHit>,
-    /// The chunk cache of [`Scorer::score_into`] (`None`: every comment is
-    /// analysed whole).
-    chunked: Option<ChunkedVectorizer>,
+    /// Entries per generation of the chunk cache of [`Scorer::score_into`]
+    /// (`None`: every comment is analysed whole).
+    chunk_capacity: Option<usize>,
+    /// The chunk cache with its tables, made on first use.
+    chunked: Option<Box<ChunkedVectorizer>>,
     /// Each label's dot product with the row scored last.
     dots: Vec<f32>,
 }
@@ -206,6 +218,7 @@ impl Scorer<'_> {
     /// Scores without the chunk cache: every comment is analysed whole, as
     /// training does. Slower, with identical scores; for comparisons.
     pub fn without_chunk_cache(mut self) -> Self {
+        self.chunk_capacity = None;
         self.chunked = None;
         self
     }
@@ -214,7 +227,8 @@ impl Scorer<'_> {
     /// instead of [`DEFAULT_CAPACITY`](crate::features::chunk_cache::DEFAULT_CAPACITY)
     /// (memory against hit rate; the scores are the same).
     pub fn with_chunk_cache(mut self, capacity: usize) -> Self {
-        self.chunked = Some(ChunkedVectorizer::with_capacity(capacity));
+        self.chunk_capacity = Some(capacity);
+        self.chunked = None;
         self
     }
 
@@ -222,12 +236,12 @@ impl Scorer<'_> {
     pub fn cache_stats(&self) -> CacheStats {
         self.chunked
             .as_ref()
-            .map_or_else(CacheStats::default, ChunkedVectorizer::stats)
+            .map_or_else(CacheStats::default, |c| c.stats())
     }
 
     /// Scores `text`, writing calibrated probabilities into `out`.
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
-        let Some(chunked) = &mut self.chunked else {
+        let Some(capacity) = self.chunk_capacity else {
             out.info = self.analyzer.analyze(text, &mut self.tokens);
             self.vectorizer
                 .vectorize_unordered(&self.model.features, &self.tokens, &mut self.row);
@@ -235,32 +249,26 @@ impl Scorer<'_> {
             for (l, label) in self.model.labels.iter().enumerate() {
                 let z = self.row.dot(&label.linear.weights)
                     + label.linear.intercept
-                    + self.semantic_score(l);
+                    + semantic_share(self.model, l, self.vectorizer.lexicon_ids());
                 out.probabilities.push(label.calibration.probability(z));
             }
             return;
         };
-        let weights: [&[f32]; 2];
-        let many: Vec<&[f32]>;
-        let labels = &self.model.labels;
-        let weights: &[&[f32]] = if let [a, b] = labels.as_slice() {
-            weights = [&a.linear.weights, &b.linear.weights];
-            &weights
-        } else {
-            many = labels.iter().map(|l| l.linear.weights.as_slice()).collect();
-            &many
-        };
-        out.info = chunked.dots(
-            &self.model.features,
-            &mut self.analyzer,
-            &mut self.vectorizer,
-            text,
-            weights,
-            &mut self.dots,
-        );
+        let model = self.model;
+        let chunked = self.chunked.get_or_insert_with(|| {
+            let weights: Vec<&[f32]> = model
+                .labels
+                .iter()
+                .map(|l| l.linear.weights.as_slice())
+                .collect();
+            Box::new(ChunkedVectorizer::new(&model.features, &weights, capacity))
+        });
+        out.info = chunked.dots(&mut self.analyzer, text, &mut self.dots);
         out.probabilities.clear();
-        for (l, label) in self.model.labels.iter().enumerate() {
-            let z = self.dots[l] + label.linear.intercept + self.semantic_score(l);
+        for (l, label) in model.labels.iter().enumerate() {
+            let z = self.dots[l]
+                + label.linear.intercept
+                + semantic_share(model, l, chunked.lexicon_ids());
             out.probabilities.push(label.calibration.probability(z));
         }
     }
@@ -283,10 +291,7 @@ impl Scorer<'_> {
     /// The semantic prior's share of label `l`'s decision value: the mean
     /// projected score of the comment's words (0 without a prior).
     fn semantic_score(&self, l: usize) -> f32 {
-        self.model
-            .semantic
-            .as_ref()
-            .map_or(0.0, |p| p.mean_score(l, self.vectorizer.lexicon_ids()))
+        semantic_share(self.model, l, self.vectorizer.lexicon_ids())
     }
 
     /// Scores `text`.
