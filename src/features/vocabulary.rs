@@ -399,19 +399,6 @@ impl Vectorizer {
         acc.unselected
     }
 
-    /// The unordered row (see [`Vectorizer::vectorize_unordered`]) of a
-    /// comment's token features, whose column ranges index `columns`.
-    pub fn vectorize_features_unordered(
-        &mut self,
-        space: &FeatureSpace,
-        features: &[TokenFeatures],
-        columns: &[u32],
-        row: &mut SparseRow,
-    ) {
-        let unselected = self.accumulate_features(space, features, columns);
-        self.finish(space, unselected, row, false);
-    }
-
     /// Like [`Vectorizer::vectorize`], also listing every column occurrence
     /// with its tokens (for explanations). Does not use the word cache.
     pub fn vectorize_with_hits(
@@ -446,8 +433,10 @@ impl Vectorizer {
         self.finish(space, unselected, row, true);
     }
 
-    /// The dot products of the row [`Vectorizer::vectorize_features_unordered`]
-    /// would write with each of `weights` (`dots[l] = row · weights[l]`),
+    /// The dot products of the row of a comment's token features (from
+    /// [`Vectorizer::token_features`] or a chunk cache; the row
+    /// [`Vectorizer::vectorize_unordered`] writes for its tokens) with each
+    /// of `weights` (`dots[l] = row · weights[l]`),
     /// without writing the row: for scoring. Each sum runs over the row's
     /// entries in the same order and with the same products as
     /// [`SparseRow::dot`] on that row, so it is equal to the bit.
