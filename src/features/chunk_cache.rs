@@ -95,6 +95,22 @@ struct Generation {
 /// An empty slot.
 const EMPTY: u32 = u32::MAX;
 
+/// A key's bytes as little-endian words of four, the last one zero-padded:
+/// how records store keys, and what the slot hash reads.
+#[inline]
+fn key_words(key: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    let words = key.chunks_exact(4);
+    let rest = words.remainder();
+    let last = (!rest.is_empty()).then(|| {
+        let mut buf = [0u8; 4];
+        buf[..rest.len()].copy_from_slice(rest);
+        u32::from_le_bytes(buf)
+    });
+    words
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .chain(last)
+}
+
 /// Word-by-word equality of two short keys (a loop, not a `memcmp` call:
 /// keys are one to three words long).
 #[inline]
@@ -303,42 +319,24 @@ impl ChunkCache {
         }
     }
 
-    /// The slot hash of a chunk's bytes: FxHash-style steps over its bytes
-    /// in little-endian words of four, zero-padded, then a final mix.
-    /// In-memory only, never stored.
+    /// The slot hash of a chunk's bytes: FxHash-style steps over its
+    /// [`key_words`], then a final mix. In-memory only, never stored.
     #[inline]
     pub fn hash(key: &[u8]) -> u64 {
         const K: u64 = 0x517c_c1b7_2722_0a95;
         let mut h = key.len() as u64;
-        let mut words = key.chunks_exact(4);
-        for w in &mut words {
-            let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        for word in key_words(key) {
             h = (h.rotate_left(5) ^ u64::from(word)).wrapping_mul(K);
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 4];
-            buf[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from(u32::from_le_bytes(buf))).wrapping_mul(K);
         }
         mix(h)
     }
 
-    /// Packs `key` into `self.key` (the words [`ChunkCache::hash`] reads)
-    /// and returns its hash.
+    /// Packs `key` into `self.key` (its [`key_words`]) and returns its
+    /// hash.
     #[inline]
     fn pack(&mut self, key: &[u8]) -> u64 {
         self.key.clear();
-        let mut words = key.chunks_exact(4);
-        for w in &mut words {
-            self.key.push(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 4];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.key.push(u32::from_le_bytes(buf));
-        }
+        self.key.extend(key_words(key));
         Self::hash(key)
     }
 
@@ -387,8 +385,8 @@ impl ChunkCache {
     }
 
     /// Adds the analysis of `key`, which [`ChunkCache::get`] just missed:
-    /// `tokens` in text order, their column ranges indexing `columns` from
-    /// the first token's start.
+    /// `tokens` in text order, whose columns are `columns` back to back
+    /// (only each token's column count is read, not its range).
     pub fn insert(&mut self, key: &[u8], tokens: &[TokenFeatures], columns: &[u32]) {
         let hash = self.pack(key);
         let Self {

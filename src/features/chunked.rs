@@ -44,9 +44,6 @@ struct Pieces {
     /// The comment's token features and their columns.
     features: Vec<TokenFeatures>,
     columns: Vec<u32>,
-    /// A missed chunk's token features and columns, before caching.
-    fresh_features: Vec<TokenFeatures>,
-    fresh_columns: Vec<u32>,
     /// The comment's chunks, as byte ranges, and whether each is
     /// context-free.
     spans: Vec<(usize, usize, bool)>,
@@ -77,8 +74,6 @@ impl ChunkedVectorizer {
                 row: SparseRow::default(),
                 features: Vec::new(),
                 columns: Vec::new(),
-                fresh_features: Vec::new(),
-                fresh_columns: Vec::new(),
                 spans: Vec::new(),
             },
         }
@@ -105,16 +100,8 @@ impl ChunkedVectorizer {
         text: &str,
         dots: &mut Vec<f32>,
     ) -> AnalysisInfo {
-        let weights: [&[f32]; 2];
-        let many: Vec<&[f32]>;
-        let weights: &[&[f32]] = if let [a, b] = self.weights.as_slice() {
-            weights = [a, b];
-            &weights
-        } else {
-            many = self.weights.iter().map(Vec::as_slice).collect();
-            &many
-        };
-        let (space, vectorizer, p) = (&self.space, &mut self.vectorizer, &mut self.pieces);
+        let (space, weights) = (&self.space, &self.weights);
+        let (vectorizer, p) = (&mut self.vectorizer, &mut self.pieces);
         let config = analyzer.config();
         if config.negation || text.len() > config.max_bytes {
             let info = analyzer.analyze(text, &mut p.tokens);
@@ -188,23 +175,13 @@ impl Pieces {
             return;
         }
         analyzer.analyze(piece, &mut self.tokens);
-        self.fresh_features.clear();
-        self.fresh_columns.clear();
-        vectorizer.token_features(
-            space,
-            &self.tokens,
-            &mut self.fresh_features,
-            &mut self.fresh_columns,
+        let (first_token, first_column) = (self.features.len(), self.columns.len());
+        vectorizer.token_features(space, &self.tokens, &mut self.features, &mut self.columns);
+        self.cache.insert(
+            key,
+            &self.features[first_token..],
+            &self.columns[first_column..],
         );
-        let shift = self.columns.len() as u32;
-        self.columns.extend_from_slice(&self.fresh_columns);
-        self.features
-            .extend(self.fresh_features.iter().map(|t| TokenFeatures {
-                columns: (t.columns.0 + shift, t.columns.1),
-                ..*t
-            }));
-        self.cache
-            .insert(key, &self.fresh_features, &self.fresh_columns);
     }
 
     /// Appends the features of the chunks `text[from..to]` that are not

@@ -270,6 +270,16 @@ impl Vectorizer {
         unselected
     }
 
+    /// Sizes the counts for `space` and empties the word cache when the
+    /// vectorizer meets a space other than the one it last worked for.
+    fn fit_to(&mut self, space: &FeatureSpace) {
+        if self.counts.len() != space.len() {
+            self.counts = vec![0; space.len()];
+            self.words.clear();
+            self.word_columns.clear();
+        }
+    }
+
     /// Appends what the row needs from each token of `tokens` to `features`,
     /// whose column ranges index `columns` (appended to as well). Word
     /// tokens' character n-gram and cluster columns come from the word
@@ -281,11 +291,7 @@ impl Vectorizer {
         features: &mut Vec<TokenFeatures>,
         columns: &mut Vec<u32>,
     ) {
-        if self.counts.len() != space.len() {
-            self.counts = vec![0; space.len()];
-            self.words.clear();
-            self.word_columns.clear();
-        }
+        self.fit_to(space);
         let per_word = space.ngrams.char_ngrams.is_some() || space.ngrams.lexicon.is_some();
         for (text, token) in tokens.iter() {
             let unigram = hash_str(FeatureKind::Unigram.tag(), text);
@@ -359,11 +365,7 @@ impl Vectorizer {
         features: &[TokenFeatures],
         columns: &[u32],
     ) -> [u32; BLOCKS] {
-        if self.counts.len() != space.len() {
-            self.counts = vec![0; space.len()];
-            self.words.clear();
-            self.word_columns.clear();
-        }
+        self.fit_to(space);
         let mut acc = Accumulator {
             counts: &mut self.counts,
             touched: &mut self.touched,
@@ -408,9 +410,7 @@ impl Vectorizer {
         row: &mut SparseRow,
         hits: &mut Vec<ColumnHit>,
     ) {
-        if self.counts.len() != space.len() {
-            self.counts = vec![0; space.len()];
-        }
+        self.fit_to(space);
         hits.clear();
         let mut acc = Accumulator {
             counts: &mut self.counts,
@@ -445,20 +445,18 @@ impl Vectorizer {
         space: &FeatureSpace,
         features: &[TokenFeatures],
         columns: &[u32],
-        weights: &[&[f32]],
+        weights: &[Vec<f32>],
         dots: &mut Vec<f32>,
     ) {
         let unselected = self.accumulate_features(space, features, columns);
-        let mut norm2 = [0.0f32; BLOCKS];
-        let tf_table = sublinear_tf_table();
-        self.weighed.clear();
-        for &c in &self.touched {
-            let tf = std::mem::take(&mut self.counts[c as usize]);
-            let v = sublinear_tf(tf_table, tf) * space.idf[c as usize];
-            let b = space.blocks[c as usize];
-            norm2[usize::from(b)] += v * v;
-            self.weighed.push((c, v, b));
-        }
+        let counts = &mut self.counts;
+        let counted = self
+            .touched
+            .iter()
+            .map(|&c| (c, std::mem::take(&mut counts[c as usize])));
+        let weighed = &mut self.weighed;
+        weighed.clear();
+        let norm2 = weigh(space, counted, |c, v, b| weighed.push((c, v, b)));
         self.touched.clear();
         let scales = block_scales(space, norm2, unselected);
         dots.clear();
@@ -561,18 +559,34 @@ fn weigh_counts_in_order(
     row: &mut SparseRow,
 ) {
     row.clear();
-    let mut norm2 = [0.0f32; BLOCKS];
-    let tf_table = sublinear_tf_table();
-    for (c, tf) in counted {
-        let v = sublinear_tf(tf_table, tf) * space.idf[c as usize];
-        norm2[usize::from(space.blocks[c as usize])] += v * v;
+    let norm2 = weigh(space, counted, |c, v, _| {
         row.indices.push(c);
         row.values.push(v);
-    }
+    });
     let scales = block_scales(space, norm2, unselected);
     for (v, &c) in row.values.iter_mut().zip(&row.indices) {
         *v *= scales[usize::from(space.blocks[c as usize])];
     }
+}
+
+/// Passes `(column, (1 + ln tf) * idf, block)` of each `(column, tf)` to
+/// `each`, in order, and returns the blocks' squared norms: the one
+/// definition of a tf-idf value, for rows and for scores.
+#[inline]
+fn weigh(
+    space: &FeatureSpace,
+    counted: impl IntoIterator<Item = (u32, u32)>,
+    mut each: impl FnMut(u32, f32, u8),
+) -> [f32; BLOCKS] {
+    let mut norm2 = [0.0f32; BLOCKS];
+    let tf_table = sublinear_tf_table();
+    for (c, tf) in counted {
+        let v = sublinear_tf(tf_table, tf) * space.idf[c as usize];
+        let b = space.blocks[c as usize];
+        norm2[usize::from(b)] += v * v;
+        each(c, v, b);
+    }
+    norm2
 }
 
 /// Each block's scale for a row whose blocks' squared norms (of the
