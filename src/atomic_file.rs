@@ -122,10 +122,10 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            if let Some(temp) = &self.temp {
-                let _ = std::fs::remove_file(temp);
-            }
+        if !self.committed
+            && let Some(temp) = &self.temp
+        {
+            let _ = std::fs::remove_file(temp);
         }
     }
 }

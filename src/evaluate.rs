@@ -6,7 +6,7 @@ use crate::bias::{GroupMatcher, IdentityTerms, LabelBias, label_bias};
 use crate::comment::Comment;
 use crate::error::Result;
 use crate::metrics::{self, Confusion};
-use crate::model::{Model, Scores};
+use crate::model::{Model, Scores, Stage};
 use crate::pipeline;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,12 +56,13 @@ pub fn set_metrics(
     rows: &[usize],
 ) -> SetMetrics {
     let mut labels = BTreeMap::new();
+    let thresholds = model.thresholds();
     for (l, label) in model.labels.iter().enumerate() {
         let (scores, ys): (Vec<f32>, Vec<bool>) = rows
             .iter()
             .filter_map(|&r| truth[r][l].map(|y| (probs[r][l], y)))
             .unzip();
-        let confusion = Confusion::at(&scores, &ys, label.threshold);
+        let confusion = Confusion::at(&scores, &ys, thresholds[l]);
         labels.insert(
             label.name.clone(),
             LabelMetrics {
@@ -70,7 +71,7 @@ pub fn set_metrics(
                 precision: (confusion.flagged() > 0).then(|| confusion.precision()),
                 recall: (confusion.positives() > 0).then(|| confusion.recall()),
                 f1: (confusion.positives() > 0).then(|| confusion.f1()),
-                threshold: label.threshold,
+                threshold: thresholds[l],
                 positives: confusion.positives(),
                 negatives: confusion.negatives(),
                 confusion,
@@ -96,6 +97,20 @@ pub struct Evaluated {
     pub groups: Vec<String>,
     /// Identity groups mentioned per row (empty without a bias report).
     pub identity: Vec<Vec<u16>>,
+    /// Which reader decided each row.
+    pub stages: Vec<Stage>,
+}
+
+/// How the second stage's gate treated an evaluation set.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSummary {
+    /// Rows the encoder read.
+    pub encoder_rows: u64,
+    /// All rows.
+    pub rows: u64,
+    /// Per label: the share of its positives the gate kept from the
+    /// encoder (scored by the word model alone).
+    pub miss_rate: BTreeMap<String, Option<f64>>,
 }
 
 /// The full evaluation result.
@@ -110,6 +125,9 @@ pub struct Report {
     /// Per label, when identity terms were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<BTreeMap<String, LabelBias>>,
+    /// The gate, when the model ran its second stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateSummary>,
     /// Per label: precision, recall and flagged comments per 1,000 at a
     /// range of thresholds (see [`Evaluated::threshold_tables`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,25 +156,41 @@ pub fn score_records(
 ) -> Result<Evaluated> {
     let label_names: Vec<&str> = model.label_names();
     let mut out = Evaluated::default();
-    pipeline::ordered_map(
+    let batch = if model.has_encoder() {
+        128
+    } else {
+        pipeline::DEFAULT_BATCH
+    };
+    pipeline::ordered_map_batches(
         records,
         threads,
-        pipeline::DEFAULT_BATCH,
+        batch,
         || {
             (
                 model.scorer(),
-                Scores::default(),
+                Vec::<Scores>::new(),
                 terms.map(|t| GroupMatcher::new(t, &model.analyzer)),
             )
         },
-        |(scorer, scores, matcher), record| {
-            let c = record.as_ref().ok()?;
-            scorer.score_into(&c.text, scores);
-            let groups = matcher
-                .as_mut()
-                .map(|m| m.groups_of(&c.text))
-                .unwrap_or_default();
-            Some((scores.probabilities.clone(), groups))
+        |(scorer, scores, matcher), records| {
+            let texts: Vec<&str> = records
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|c| c.text.as_str()))
+                .collect();
+            scorer.score_batch(&texts, scores);
+            let mut next = scores.iter();
+            records
+                .iter()
+                .map(|record| {
+                    let c = record.as_ref().ok()?;
+                    let s = next.next()?;
+                    let groups = matcher
+                        .as_mut()
+                        .map(|m| m.groups_of(&c.text))
+                        .unwrap_or_default();
+                    Some((s.probabilities.clone(), s.stage, groups))
+                })
+                .collect()
         },
         |record, p| -> Result<()> {
             let c = record?;
@@ -170,9 +204,10 @@ pub fn score_records(
                 out.groups
                     .push(c.fields.get(by).cloned().unwrap_or_default());
             }
-            let (p, g) = p.unwrap_or_default();
+            let (p, stage, g) = p.unwrap_or_default();
             out.probs.push(p);
             out.identity.push(g);
+            out.stages.push(stage);
             Ok(())
         },
     )?;
@@ -217,17 +252,44 @@ impl Evaluated {
                 })
                 .collect()
         });
+        let gate = model.has_encoder().then(|| {
+            let miss_rate = model
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(l, label)| {
+                    let (mut pos, mut missed) = (0u64, 0u64);
+                    for (r, t) in self.truth.iter().enumerate() {
+                        if t[l] == Some(true) {
+                            pos += 1;
+                            missed += u64::from(self.stages.get(r) == Some(&Stage::Words));
+                        }
+                    }
+                    (
+                        label.name.clone(),
+                        (pos > 0).then(|| missed as f64 / pos as f64),
+                    )
+                })
+                .collect();
+            GateSummary {
+                encoder_rows: self.stages.iter().filter(|&&s| s == Stage::Encoder).count() as u64,
+                rows: self.stages.len() as u64,
+                miss_rate,
+            }
+        });
         Report {
             overall,
             by_group,
             bias,
             thresholds: None,
+            gate,
         }
     }
 
     /// Per label, precision, recall and flagged comments per 1,000 labelled
     /// comments at each threshold of [`sensitivity_grid`].
     pub fn threshold_tables(&self, model: &Model) -> BTreeMap<String, Vec<metrics::ThresholdRow>> {
+        let thresholds = model.thresholds();
         model
             .labels
             .iter()
@@ -236,7 +298,7 @@ impl Evaluated {
                 let (scores, ys): (Vec<f32>, Vec<bool>) = (0..self.probs.len())
                     .filter_map(|r| self.truth[r][l].map(|y| (self.probs[r][l], y)))
                     .unzip();
-                let grid = sensitivity_grid(label.threshold);
+                let grid = sensitivity_grid(thresholds[l]);
                 (
                     label.name.clone(),
                     metrics::threshold_table(&scores, &ys, &grid),

@@ -25,12 +25,14 @@ pub mod atomic_file;
 pub mod bias;
 pub mod cli;
 pub mod comment;
+pub mod encoder;
 pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod perturb;
 pub mod pipeline;
 pub mod report;
@@ -47,10 +49,15 @@ pub use model::Model;
 /// that `score` and `eval` work from any directory.
 pub const DEFAULT_MODEL_BYTES: &[u8] = include_bytes!("../models/default.model");
 
-/// Loads the embedded default model.
+/// Loads the embedded default model, with its second stage's encoder (the
+/// built-in one) attached when it has one.
 pub fn default_model() -> Result<Model> {
-    model::load_bytes(
+    let mut model = model::load_bytes(
         DEFAULT_MODEL_BYTES,
         std::path::Path::new("<built-in default model>"),
-    )
+    )?;
+    if model.second_stage.is_some() {
+        model.attach_encoder(&encoder::BaseEncoder::builtin()?)?;
+    }
+    Ok(model)
 }

@@ -24,6 +24,41 @@ pub fn ordered_map<T, R, S, E>(
     batch: usize,
     make_state: impl Fn() -> S + Sync,
     work: impl Fn(&mut S, &T) -> R + Sync,
+    sink: impl FnMut(T, R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    T: Send,
+    R: Send,
+{
+    if threads <= 1 {
+        // One item at a time, so each result is passed on at once.
+        let mut sink = sink;
+        let mut state = make_state();
+        for item in items {
+            let r = work(&mut state, &item);
+            sink(item, r)?;
+        }
+        return Ok(());
+    }
+    ordered_map_batches(
+        items,
+        threads,
+        batch,
+        make_state,
+        |state, items: &[T]| items.iter().map(|t| work(state, t)).collect(),
+        sink,
+    )
+}
+
+/// [`ordered_map`] with `work` applied to a whole batch at once (one
+/// result per item, in order), for work that is cheaper in batches (the
+/// sentence encoder).
+pub fn ordered_map_batches<T, R, S, E>(
+    items: impl Iterator<Item = T>,
+    threads: usize,
+    batch: usize,
+    make_state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &[T]) -> Vec<R> + Sync,
     mut sink: impl FnMut(T, R) -> Result<(), E>,
 ) -> Result<(), E>
 where
@@ -33,9 +68,13 @@ where
     let batch = batch.max(1);
     if threads <= 1 {
         let mut state = make_state();
-        for item in items {
-            let r = work(&mut state, &item);
-            sink(item, r)?;
+        let mut items = items.peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<T> = items.by_ref().take(batch).collect();
+            let results = work(&mut state, &chunk);
+            for (item, r) in chunk.into_iter().zip(results) {
+                sink(item, r)?;
+            }
         }
         return Ok(());
     }
@@ -56,7 +95,7 @@ where
                     if abort.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let results = items.iter().map(|t| work(&mut state, t)).collect();
+                    let results = work(&mut state, &items);
                     if res_tx.send((seq, items, results)).is_err() {
                         break;
                     }

@@ -14,7 +14,7 @@
 //! from input (ids, comment text, terms, reject reasons) and from the model
 //! (label names and definitions) is HTML-escaped.
 
-use crate::model::Contribution;
+use crate::model::{Contribution, Stage};
 use crate::text::normalize::decode_entities;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -28,9 +28,6 @@ pub const DEFAULT_LIMIT: usize = 5000;
 
 /// Default number of highlighted words per flagged label.
 pub const DEFAULT_TOP_TERMS: usize = 5;
-
-/// Highlighted words weigh at least this share of the strongest word.
-pub const MIN_RELATIVE_WEIGHT: f32 = 0.25;
 
 /// Longest part of a comment shown in the page, in bytes; the rest is
 /// replaced by a note saying how much was left out.
@@ -88,7 +85,7 @@ pub struct ReportOptions {
     pub limit: usize,
     /// Histogram bins over [0, 1] (at least 1).
     pub bins: usize,
-    /// Highlighted words per flagged label (see [`select_terms`]).
+    /// Per flagged label, the terms `score --explain` gives.
     pub top_terms: usize,
 }
 
@@ -342,12 +339,12 @@ impl ReportBuilder {
         }
         let worst = heap.pop().map(|k| k.seq);
         heap.push(kept);
-        if let Some(seq) = worst {
-            if let Some(held) = self.entries.get_mut(&seq) {
-                held.1 -= 1;
-                if held.1 == 0 {
-                    self.entries.remove(&seq);
-                }
+        if let Some(seq) = worst
+            && let Some(held) = self.entries.get_mut(&seq)
+        {
+            held.1 -= 1;
+            if held.1 == 0 {
+                self.entries.remove(&seq);
             }
         }
         true
@@ -369,16 +366,15 @@ impl ReportBuilder {
     }
 
     /// Finishes the report. `explain(text, label)` gives the terms that
-    /// raised `label`'s score for `text`, strongest first; it is called once
-    /// per flagged label of each listed comment, and the strongest
-    /// [`ReportOptions::top_terms`] words are kept (see [`select_terms`]).
+    /// raised `label`'s score for `text`, strongest first, as `score
+    /// --explain` shows them ([`crate::model::Scorer::explain_scores`]); it
+    /// is called once per flagged label of each listed comment.
     pub fn finish(
         self,
         meta: ReportMeta,
         mut explain: impl FnMut(&str, usize) -> Vec<Contribution>,
     ) -> Report {
         let n = self.labels.len();
-        let top = self.options.top_terms;
         let mut counts = self.counts;
         let mut entries: Vec<ReportEntry> = self.entries.into_values().map(|e| e.0).collect();
         // A comment listed for one label shows in the views of all its flags.
@@ -391,7 +387,7 @@ impl ReportBuilder {
             e.terms = (0..n)
                 .map(|l| {
                     if e.flags.contains(&l) {
-                        select_terms(&e.text, explain(&e.text, l), top)
+                        explain(&e.text, l)
                     } else {
                         Vec::new()
                     }
@@ -571,11 +567,11 @@ pub fn highlight(
         let mut title = String::new();
         for &l in &m.labels {
             let name = labels.get(l).map_or("?", |x| x.name.as_str());
-            let ts: Vec<&str> = m
+            let ts: Vec<String> = m
                 .terms
                 .iter()
                 .filter(|(tl, _)| *tl == l)
-                .map(|(_, t)| t.as_str())
+                .map(|(_, t)| decode_entities(t).into_owned())
                 .collect();
             if !title.is_empty() {
                 title.push_str("; ");
@@ -602,75 +598,12 @@ pub fn highlight(
     out
 }
 
-/// The text a contribution covers: its distinct span texts joined with
-/// ` · `, or its feature name when it has no usable span.
-fn covered(text: &str, c: &Contribution) -> String {
-    let mut pieces: Vec<String> = Vec::new();
-    for &(s, e) in &c.spans {
-        if s >= e || s >= text.len() {
-            continue;
-        }
-        let start = floor_boundary(text, s);
-        let end = ceil_boundary(text, e);
-        let piece: String = decode_entities(&text[start..end])
-            .trim()
-            .chars()
-            .take(60)
-            .collect();
-        if !piece.is_empty() && !pieces.contains(&piece) {
-            pieces.push(piece);
-        }
-    }
-    if pieces.is_empty() {
-        c.term.clone()
-    } else {
-        pieces.join(" · ")
-    }
-}
-
-/// Groups contributions by the text they cover (a word's character n-grams,
-/// its stem and the bigrams over the same words): `(covered text, summed
-/// weight, feature names)`, highest weight first.
-pub fn term_groups(text: &str, contributions: &[Contribution]) -> Vec<(String, f32, Vec<String>)> {
-    let mut groups: Vec<(String, f32, Vec<String>)> = Vec::new();
-    for c in contributions {
-        let key = covered(text, c);
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => {
-                g.1 += c.weight;
-                g.2.push(c.term.clone());
-            }
-            None => groups.push((key, c.weight, vec![c.term.clone()])),
-        }
-    }
-    groups.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    groups
-}
-
-/// Keeps the contributions of the `n` strongest [`term_groups`] (0 keeps
-/// none), so that highlights name words rather than n-gram features. Groups
-/// weighing less than [`MIN_RELATIVE_WEIGHT`] of the strongest are dropped.
-pub fn select_terms(text: &str, contributions: Vec<Contribution>, n: usize) -> Vec<Contribution> {
-    let groups = term_groups(text, &contributions);
-    let floor = groups.first().map_or(0.0, |g| g.1 * MIN_RELATIVE_WEIGHT);
-    let keep: Vec<String> = groups
-        .into_iter()
-        .take(n)
-        .filter(|g| g.1 >= floor)
-        .map(|g| g.0)
-        .collect();
-    contributions
-        .into_iter()
-        .filter(|c| keep.contains(&covered(text, c)))
-        .collect()
-}
-
 /// `n` with thousands separators.
 fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -1176,17 +1109,24 @@ impl Report {
             let (Some(label), Some(terms)) = (self.labels.get(l), e.terms.get(l)) else {
                 continue;
             };
-            let groups = term_groups(&e.text, terms);
-            if groups.is_empty() {
+            if terms.is_empty() {
                 continue;
             }
-            let items: Vec<String> = groups
+            // The terms as `score --explain` lists them.
+            let items: Vec<String> = terms
                 .iter()
-                .map(|(text, w, features)| {
+                .map(|t| {
+                    let (title, by) = match t.reader {
+                        Stage::Words => ("the word model's weight", ""),
+                        Stage::Encoder => (
+                            "the sentence encoder: how much the score falls without this word",
+                            " (sentence)",
+                        ),
+                    };
                     format!(
-                        "<q title=\"features: {}\">{}</q> +{w:.2}",
-                        Escaped(&features.join(", ")),
-                        Escaped(text)
+                        "<q title=\"{title}\">{}</q> +{:.2}{by}",
+                        Escaped(&decode_entities(&t.term)),
+                        t.weight
                     )
                 })
                 .collect();
@@ -1266,6 +1206,7 @@ mod tests {
             term: term.to_string(),
             weight: 0.5,
             spans: spans.to_vec(),
+            reader: Stage::Words,
         }
     }
 
@@ -1356,43 +1297,6 @@ mod tests {
         let cut = highlight(text, &terms, &labels(), 3);
         assert!(cut.starts_with("<mark class=\"lab-0\" title=\"abusive: спас\">С</mark>"));
         assert!(cut.contains("more bytes not shown"));
-    }
-
-    #[test]
-    fn term_groups_sum_features_of_the_same_words() {
-        let text = "a spineless idiot";
-        let i = text.find("idiot").unwrap();
-        let g = term_groups(
-            text,
-            &[
-                contribution("_idi", &[(i, i + 5)]),
-                contribution("idiot", &[(i, i + 5)]),
-                contribution("spineless idiot", &[(2, i + 5)]),
-            ],
-        );
-        assert_eq!(g[0].0, "idiot");
-        assert!((g[0].1 - 1.0).abs() < 1e-6);
-        assert_eq!(g[0].2, ["_idi", "idiot"]);
-        assert_eq!(g[1].0, "spineless idiot");
-        let kept = select_terms(
-            text,
-            vec![
-                contribution("_idi", &[(i, i + 5)]),
-                contribution("spin", &[(2, 11)]),
-                contribution("idiot", &[(i, i + 5)]),
-            ],
-            1,
-        );
-        let names: Vec<&str> = kept.iter().map(|c| c.term.as_str()).collect();
-        assert_eq!(names, ["_idi", "idiot"]);
-        assert!(select_terms(text, kept, 0).is_empty());
-        // A word far weaker than the strongest is not highlighted.
-        let weak = Contribution {
-            weight: 0.1,
-            ..contribution("spin", &[(2, 11)])
-        };
-        let kept = select_terms(text, vec![contribution("idiot", &[(i, i + 5)]), weak], 5);
-        assert_eq!(kept.len(), 1);
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn example_model() -> &'static Path {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("examples.model");
         moderate()
-            .args(["train", "--data"])
+            .args(["train", "--no-encoder", "--data"])
             .arg(data("examples.csv"))
             .arg("--out")
             .arg(&path)
@@ -511,7 +511,7 @@ fn train_needs_labels_and_both_classes() {
     }
     std::fs::write(&path, rows).unwrap();
     moderate()
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(&path)
         .arg("--out")
         .arg(dir.path().join("m"))
@@ -521,7 +521,7 @@ fn train_needs_labels_and_both_classes() {
     let path = dir.path().join("nolabels.txt");
     std::fs::write(&path, "a\nb\n").unwrap();
     moderate()
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(&path)
         .arg("--out")
         .arg(dir.path().join("m"))
@@ -589,7 +589,15 @@ fn model_card_records_held_out_evaluation_and_limitations() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.model");
     moderate()
-        .args(["train", "--cv", "2", "--min-df", "1", "--data"])
+        .args([
+            "train",
+            "--no-encoder",
+            "--cv",
+            "2",
+            "--min-df",
+            "1",
+            "--data",
+        ])
         .arg(data("examples.csv"))
         .arg("--eval-data")
         .arg(data("examples.jsonl"))
@@ -657,7 +665,15 @@ fn reviewer_decisions_override_earlier_labels_by_id() {
     .unwrap();
     let model = dir.path().join("m.model");
     moderate()
-        .args(["train", "--cv", "2", "--min-df", "1", "--data"])
+        .args([
+            "train",
+            "--no-encoder",
+            "--cv",
+            "2",
+            "--min-df",
+            "1",
+            "--data",
+        ])
         .arg(data("examples.csv"))
         .arg("--data")
         .arg(&decisions)
@@ -936,7 +952,7 @@ fn train_names_its_pooled_auc_and_prints_the_fold_mean_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.model");
     let out = moderate()
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(data("examples.csv"))
         .arg("--out")
         .arg(&model)

@@ -408,6 +408,7 @@ fn terminal_escapes_in_column_values_never_reach_the_terminal() {
     let r = run(moderate()
         .args([
             "train",
+            "--no-encoder",
             "--cv",
             "0",
             "--min-df",

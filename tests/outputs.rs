@@ -58,6 +58,7 @@ fn every_command_treats_a_closed_stdout_as_success() {
         vec!["perturb", jsonl],
         vec![
             "train",
+            "--no-encoder",
             "--data",
             examples,
             "--out",
@@ -222,6 +223,7 @@ fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
         ],
         vec![
             "train".as_ref(),
+            "--no-encoder".as_ref(),
             "--data".as_ref(),
             input.as_ref(),
             "--out".as_ref(),
@@ -337,6 +339,7 @@ fn an_unwritable_output_is_exit_code_2_naming_it() {
         ],
         vec![
             "train",
+            "--no-encoder",
             "--data",
             examples.to_str().unwrap(),
             "--out",
@@ -359,7 +362,7 @@ fn train_checks_its_output_path_before_reading_and_fitting() {
     // This data cannot be trained on (it has no label columns), so an error
     // about the output path shows that the path was checked first.
     moderate()
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(data("comments.txt"))
         .args(["--out", "/nonexistent/dir/m.model"])
         .assert()

@@ -29,7 +29,7 @@ fn train_model(dir: &Path) {
     assert_cmd::Command::cargo_bin("moderate")
         .unwrap()
         .current_dir(dir)
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(examples)
         .args([
             "--out",

@@ -142,7 +142,7 @@ fn training_with_a_seed_is_deterministic_across_threads() {
     let train = |name: &str, seed: &str, threads: &str| {
         let path = dir.path().join(name);
         moderate()
-            .args(["train", "--data"])
+            .args(["train", "--no-encoder", "--data"])
             .arg(examples())
             .arg("--out")
             .arg(&path)
@@ -201,6 +201,7 @@ fn skip_bad_in_eval_and_train_accounts_for_every_record() {
     let out = moderate()
         .args([
             "train",
+            "--no-encoder",
             "--skip-bad",
             "--min-df",
             "1",
@@ -229,6 +230,7 @@ fn train_builds_a_word_list_and_trains_on_perturbed_copies() {
     let out = moderate()
         .args([
             "train",
+            "--no-encoder",
             "--min-df",
             "1",
             "--cv",
@@ -266,6 +268,7 @@ fn train_builds_a_word_list_and_trains_on_perturbed_copies() {
     moderate()
         .args([
             "train",
+            "--no-encoder",
             "--min-df",
             "1",
             "--cv",
@@ -286,7 +289,7 @@ fn train_builds_a_word_list_and_trains_on_perturbed_copies() {
         &["--learner", "ftrl", "--augment", "0.5"],
     ] {
         moderate()
-            .args(["train", "--data"])
+            .args(["train", "--no-encoder", "--data"])
             .arg(examples())
             .arg("--out")
             .arg(dir.path().join("x.model"))

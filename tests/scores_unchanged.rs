@@ -157,7 +157,7 @@ fn generated_texts(n: usize, seed: u64) -> Vec<String> {
         .map(|_| {
             let pieces = 1 + (rng.next() % 14) as usize;
             let mut text = String::new();
-            if rng.next() % 5 == 0 {
+            if rng.next().is_multiple_of(5) {
                 text.push_str(rng.pick(SEPARATORS));
             }
             for p in 0..pieces {
@@ -166,7 +166,7 @@ fn generated_texts(n: usize, seed: u64) -> Vec<String> {
                 }
                 text.push_str(rng.pick(PIECES));
             }
-            if rng.next() % 5 == 0 {
+            if rng.next().is_multiple_of(5) {
                 text.push_str(rng.pick(SEPARATORS));
             }
             text

@@ -462,7 +462,7 @@ fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("retrained.model");
     let assert = Command::new(bin())
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(data("examples.csv"))
         .arg("--data")
         .arg(server.path("feedback.csv"))
@@ -875,7 +875,7 @@ fn sighup_and_admin_reload_swap_models_and_keep_the_old_one_on_damage() {
     assert_eq!(version(&server), v1);
     // A new model (trained on the examples), swapped in by the admin endpoint.
     Command::new(bin())
-        .args(["train", "--data"])
+        .args(["train", "--no-encoder", "--data"])
         .arg(data("examples.csv"))
         .arg("--out")
         .arg(&model)

@@ -1,10 +1,10 @@
 //! `moderate eval`: measure a model on labelled comments.
 
-use super::terminal::one_line;
 use super::{InputArgs, UsageError};
 use crate::bias::{IdentityTerms, LabelBias};
 use crate::evaluate::{Report, SetMetrics, score_records};
 use crate::io::InputFormat;
+use crate::output::safe_text::one_line;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -46,11 +46,13 @@ pub struct EvalArgs {
     pub bad: super::rejects::SkipBadArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
 }
 
 /// Runs `moderate eval`.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let model = super::load_model_for_scoring(args.model.as_deref(), &args.encoder)?;
     let label_names: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
     let keep: Vec<String> = args.by.iter().cloned().collect();
     let opts = args.input.read_options(&label_names, &keep);
@@ -64,17 +66,16 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if known_early {
         check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
     }
-    if let Some(cols) = reader.columns() {
-        if let Some(by) = &args.by {
-            if !cols.iter().any(|c| c == by) {
-                return Err(UsageError(format!(
-                    "--by {by}: no such column in {} (columns: {})",
-                    args.data.display(),
-                    cols.join(", ")
-                ))
-                .into());
-            }
-        }
+    if let Some(cols) = reader.columns()
+        && let Some(by) = &args.by
+        && !cols.iter().any(|c| c == by)
+    {
+        return Err(UsageError(format!(
+            "--by {by}: no such column in {} (columns: {})",
+            args.data.display(),
+            cols.join(", ")
+        ))
+        .into());
     }
     let threads = args
         .threads
@@ -120,6 +121,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         by_group,
         bias,
         thresholds,
+        gate,
     } = report;
     let mut out = super::files::Output::create(None)?;
     if args.json {
@@ -133,6 +135,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         if let (Some(t), Some(obj)) = (&thresholds, value.as_object_mut()) {
             obj.insert("thresholds".into(), serde_json::to_value(t)?);
         }
+        if let (Some(g), Some(obj)) = (&gate, value.as_object_mut()) {
+            obj.insert("gate".into(), serde_json::to_value(g)?);
+        }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
@@ -143,6 +148,27 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             one_line(&args.data.display().to_string())
         )?;
         print_table(&mut out, "all", &overall)?;
+        if let Some(g) = &gate {
+            let misses: Vec<String> = g
+                .miss_rate
+                .iter()
+                .map(|(l, m)| {
+                    format!(
+                        "{l} {}",
+                        m.map_or("-".into(), |m| format!("{:.1}%", 100.0 * m))
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "second stage: the encoder read {} of {} comments ({:.1}%); positives left to \
+                 the word model alone by the gate: {}",
+                g.encoder_rows,
+                g.rows,
+                100.0 * g.encoder_rows as f64 / g.rows.max(1) as f64,
+                misses.join(", ")
+            )?;
+        }
         print_reliability(&mut out, &overall)?;
         // Group names are values of a column of the data, so they may hold
         // terminal escapes like any comment.
@@ -304,7 +330,7 @@ fn print_thresholds(
     for (label, rows) in tables {
         let current = model
             .label_index(label)
-            .map(|i| model.labels[i].threshold)
+            .map(|i| model.thresholds()[i])
             .unwrap_or(f32::NAN);
         writeln!(
             out,

@@ -26,7 +26,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let card = if args.json {
         card
     } else {
-        super::terminal::safe_text(&card)
+        crate::output::safe_text::safe_text(&card)
     };
     super::files::print(&card)?;
     Ok(ExitCode::SUCCESS)

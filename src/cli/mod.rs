@@ -7,21 +7,20 @@
 mod eval;
 mod files;
 mod info;
-pub(crate) mod output;
 mod perturb;
 mod rejects;
 mod report;
 mod review;
 mod score;
 mod serve;
-mod terminal;
 mod train;
 
 use crate::io::{InputFormat, ReadOptions};
 use crate::model::Model;
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Flags abusive and violent-advocacy reader comments.
@@ -83,12 +82,39 @@ impl InputArgs {
     }
 }
 
-/// Loads `path`, or the built-in default model when `None`.
+/// Which base encoder runs the second stage of a scoring command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EncoderArgs {
+    /// Folder of the base encoder the model's second stage was trained on
+    /// (config.json, tokenizer.json, model weights); default: the built-in
+    /// one (models/encoder).
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// Score with the word model alone, even if the model has a second
+    /// stage: many times faster, for backlogs; its own thresholds apply.
+    #[arg(long)]
+    pub word_only: bool,
+}
+
+/// Loads `path` (or the built-in default model when `None`) without its
+/// second stage's encoder (for `info`).
 pub fn load_model(path: Option<&Path>) -> crate::Result<Model> {
     match path {
         Some(p) => crate::model::load(p),
-        None => crate::default_model(),
+        None => crate::model::load_bytes(
+            crate::DEFAULT_MODEL_BYTES,
+            Path::new("<built-in default model>"),
+        ),
     }
+}
+
+/// Loads the model for scoring: with its second stage's encoder attached
+/// unless `--word-only`.
+pub fn load_model_for_scoring(path: Option<&Path>, encoder: &EncoderArgs) -> anyhow::Result<Model> {
+    let mut model = load_model(path).context("cannot load model")?;
+    crate::encoder::prepare(&mut model, encoder.encoder.as_deref(), encoder.word_only)
+        .context("cannot load the second stage (sentence encoder)")?;
+    Ok(model)
 }
 
 /// The model's per-label thresholds with `--threshold label=value` overrides
@@ -97,22 +123,13 @@ pub fn effective_thresholds(
     model: &Model,
     overrides: &[(String, f32)],
 ) -> anyhow::Result<Vec<f32>> {
-    let mut thresholds: Vec<f32> = model.labels.iter().map(|l| l.threshold).collect();
-    for (label, value) in overrides {
-        let i = model.label_index(label).ok_or_else(|| {
-            UsageError(format!(
-                "--threshold: the model has no label `{label}` (labels: {})",
-                model.label_names().join(", ")
-            ))
-        })?;
-        if !(0.0..=1.0).contains(value) {
-            return Err(
-                UsageError(format!("--threshold {label}={value}: must be in [0, 1]")).into(),
-            );
-        }
-        thresholds[i] = *value;
-    }
-    Ok(thresholds)
+    model.effective_thresholds(overrides).map_err(|e| {
+        let message = match e {
+            crate::Error::Config(m) => m,
+            other => other.to_string(),
+        };
+        UsageError(format!("--threshold: {message}")).into()
+    })
 }
 
 /// True when progress and colour may be shown on stderr.
@@ -152,7 +169,7 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
     }
     eprintln!(
         "moderate: error: {}",
-        terminal::safe_text(&format!("{e:#}"))
+        crate::output::safe_text::safe_text(&format!("{e:#}"))
     );
     let input = e.chain().any(|c| {
         c.downcast_ref::<crate::Error>()

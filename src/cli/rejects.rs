@@ -63,15 +63,15 @@ impl BadRecords {
         self.rejected += 1;
         let (file, line, reason) = describe(&e);
         match &mut self.sink {
-            Some(f) => super::output::write_csv_field(f, &file)
+            Some(f) => crate::output::write_csv_field(f, &file)
                 .and_then(|()| write!(f, ",{line},"))
-                .and_then(|()| super::output::write_csv_field(f, &reason))
+                .and_then(|()| crate::output::write_csv_field(f, &reason))
                 .and_then(|()| writeln!(f))
                 .map_err(|io| crate::Error::io(self.path.clone(), io)),
             None => {
                 eprintln!(
                     "moderate: skipped: {}",
-                    super::terminal::safe_text(&e.to_string())
+                    crate::output::safe_text::safe_text(&e.to_string())
                 );
                 Ok(())
             }

@@ -53,11 +53,13 @@ pub struct ReportArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub input_args: InputArgs,
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
 }
 
 /// Runs `moderate report`.
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let model = super::load_model_for_scoring(args.model.as_deref(), &args.encoder)?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let labels: Vec<ReportLabel> = model
         .labels
@@ -112,7 +114,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                     }
                     eprintln!(
                         "moderate: skipped: {}",
-                        super::terminal::safe_text(&e.to_string())
+                        crate::output::safe_text::safe_text(&e.to_string())
                     );
                     builder.add_rejected(e.to_string());
                     return Ok(());
@@ -159,11 +161,23 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         ),
         generator: format!("moderate {}", env!("CARGO_PKG_VERSION")),
     };
-    // Enough features to find the strongest --top words (a word has up to a
-    // dozen character n-grams besides its stem and bigrams).
+    // The explanation `score --explain` gives, computed once per listed
+    // comment (the builder asks label by label, comment after comment).
     let mut scorer = model.scorer();
-    let features = args.top.saturating_mul(12);
-    let report = builder.finish(meta, |text, label| scorer.explain(text, label, features));
+    let mut last: Option<(String, Vec<Vec<crate::model::Contribution>>)> = None;
+    let top = args.top;
+    let report = builder.finish(meta, |text, label| {
+        if last.as_ref().is_none_or(|(t, _)| t != text) {
+            let scores = scorer.score(text);
+            last = Some((
+                text.to_string(),
+                scorer.explain_scores(text, &scores, &thresholds, top),
+            ));
+        }
+        last.as_ref()
+            .and_then(|(_, e)| e.get(label).cloned())
+            .unwrap_or_default()
+    });
     write!(out, "{report}").map_err(|e| out.error(e))?;
     out.finish()?;
     eprintln!(

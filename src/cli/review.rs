@@ -9,12 +9,12 @@
 //! bold/reverse for highlights unless `NO_COLOR` is set or stdout is not a
 //! terminal, in which case highlighted words are marked `[[like this]]`.
 
-use super::terminal::{one_line, safe_char};
 use super::train::parse_label_value;
 use super::{InputArgs, UsageError};
 use crate::Comment;
 use crate::io::{CommentReader, InputFormat};
 use crate::model::{Model, Scorer, Scores};
+use crate::output::safe_text::{one_line, safe_char};
 use crate::pipeline;
 use crate::review::{
     Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, QueueSpec, rfc3339_utc,
@@ -62,6 +62,8 @@ pub struct ReviewArgs {
     pub top: usize,
     #[command(flatten)]
     pub bad: super::rejects::SkipBadArgs,
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
     #[command(flatten)]
     pub input_args: InputArgs,
 }
@@ -133,7 +135,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         outputs.push(("--rejects", r.as_path()));
     }
     super::files::refuse_overwriting(&[&args.input], &outputs)?;
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let model = super::load_model_for_scoring(args.model.as_deref(), &args.encoder)?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let labels = model.label_names();
     let chosen = chosen_labels(&args.labels, &labels)?;
@@ -232,7 +234,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         if fresh {
             if let Some(item) = queue.current() {
                 proposal = item.flags.clone();
-                highlights = Highlights::of(&mut scorer, item, args.top);
+                highlights = Highlights::of(&mut scorer, item, &thresholds, args.top);
             }
             fresh = false;
         }
@@ -544,23 +546,23 @@ struct Highlights {
 }
 
 impl Highlights {
-    /// The `top` words that raised each flagged label most (the
-    /// highest-scoring label when none is flagged), every occurrence of
-    /// each highlighted. Character n-gram contributions are summed per word,
-    /// and a repeated word is one of the `top` (see [`Scorer::explain_words`]).
-    fn of(scorer: &mut Scorer<'_>, item: &QueueItem, top: usize) -> Self {
+    /// The words that raised each flagged label most (the highest-scoring
+    /// label when none is flagged), every occurrence of each highlighted:
+    /// the explanation `score --explain` gives ([`Scorer::explain_scores`]).
+    fn of(scorer: &mut Scorer<'_>, item: &QueueItem, thresholds: &[f32], top: usize) -> Self {
         let mut shown: Vec<usize> = (0..item.flags.len()).filter(|&i| item.flags[i]).collect();
-        if shown.is_empty() {
-            if let Some(best) =
+        if shown.is_empty()
+            && let Some(best) =
                 (0..item.scores.len()).max_by(|&a, &b| item.scores[a].total_cmp(&item.scores[b]))
-            {
-                shown.push(best);
-            }
+        {
+            shown.push(best);
         }
         let mut out = Highlights::default();
+        let scores = scorer.score(&item.text);
+        let mut explained = scorer.explain_scores(&item.text, &scores, thresholds, top);
         for label in shown {
             let mut words: Vec<String> = Vec::new();
-            for c in scorer.explain_words(&item.text, label, top) {
+            for c in std::mem::take(&mut explained[label]) {
                 let w = one_line(&decode_entities(&c.term));
                 if !words.contains(&w) {
                     words.push(w);

@@ -1,11 +1,11 @@
 //! `moderate score`: score comments and flag them, streaming and in parallel.
 
 use super::files::{self, Output};
-use super::output::{OutputFormat, RecordWriter, ScoredRecord};
 use super::train::parse_label_value;
 use super::{InputArgs, UsageError};
 use crate::features::chunk_cache::CacheStats;
 use crate::model::{Scorer, Scores};
+use crate::output::{OutputFormat, RecordWriter, ScoredRecord};
 use crate::pipeline;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -58,15 +58,21 @@ pub struct ScoreArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub input_args: InputArgs,
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
 }
 
 /// A scoring thread's state; adds its cache counts to the run's total when
 /// the thread is done.
 struct Worker<'m> {
     scorer: Scorer<'m>,
-    scores: Scores,
+    scores: Vec<Scores>,
     cache_total: &'m Mutex<CacheStats>,
 }
+
+/// What a worker gives back for one record: its scores and, with
+/// `--explain`, the explanation per label.
+type Scored = Option<(Scores, Option<Vec<Vec<crate::model::Contribution>>>)>;
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
@@ -75,6 +81,10 @@ impl Drop for Worker<'_> {
         }
     }
 }
+
+/// Comments a worker takes at a time when the encoder runs: enough to batch
+/// them by length, few enough that the first results come soon.
+const ENCODER_BATCH: usize = 128;
 
 /// Runs `moderate score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
@@ -86,7 +96,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
+    let model = super::load_model_for_scoring(args.model.as_deref(), &args.encoder)?;
     let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
@@ -106,26 +116,38 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let (mut read, mut written, mut flagged, mut truncated) = (0u64, 0u64, 0u64, 0u64);
     let explain = args.explain;
     let top = args.top;
-    let n_labels = model.labels.len();
     let cache_total = Mutex::new(CacheStats::default());
-    let outcome = pipeline::ordered_map(
+    let batch = if model.has_encoder() {
+        ENCODER_BATCH
+    } else {
+        pipeline::DEFAULT_BATCH
+    };
+    let outcome = pipeline::ordered_map_batches(
         reader,
         threads,
-        pipeline::DEFAULT_BATCH,
+        batch,
         || Worker {
             scorer: model.scorer(),
-            scores: Scores::default(),
+            scores: Vec::new(),
             cache_total: &cache_total,
         },
-        |Worker { scorer, scores, .. }, record| {
-            let comment = record.as_ref().ok()?;
-            scorer.score_into(&comment.text, scores);
-            let explanations = explain.then(|| {
-                (0..n_labels)
-                    .map(|l| scorer.explain_words(&comment.text, l, top))
-                    .collect()
-            });
-            Some((scores.clone(), explanations))
+        |Worker { scorer, scores, .. }, records| -> Vec<Scored> {
+            let texts: Vec<&str> = records
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|c| c.text.as_str()))
+                .collect();
+            scorer.score_batch(&texts, scores);
+            let mut next = scores.iter();
+            records
+                .iter()
+                .map(|record| {
+                    let comment = record.as_ref().ok()?;
+                    let s = next.next()?.clone();
+                    let explanations =
+                        explain.then(|| scorer.explain_scores(&comment.text, &s, &thresholds, top));
+                    Some((s, explanations))
+                })
+                .collect()
         },
         |record, result| -> Result<()> {
             read += 1;
@@ -161,6 +183,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                     flags,
                     truncated: scores.info.truncated,
                     explanations,
+                    stage: scores.stage,
                 })
                 .map_err(|e| crate::Error::io(&out_path, e))?;
             Ok(())

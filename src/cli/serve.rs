@@ -28,6 +28,8 @@ pub struct ServeArgs {
     /// /admin/reload re-read it.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
     /// Where comments:suggestscore appends reviewer decisions (the CSV that
     /// `review` writes and `train --data` reads).
     #[arg(long, default_value = "decisions.csv", value_name = "FILE")]
@@ -157,6 +159,8 @@ impl ServeArgs {
         let mut config = ServeConfig::new(self.listen);
         let defaults = (config.workers, config.io_threads);
         config.model_path = self.model;
+        config.encoder_dir = self.encoder.encoder;
+        config.word_only = self.encoder.word_only;
         config.decisions = self.decisions;
         config.reviewer = self.reviewer;
         config.api_keys = secrets.api_keys;

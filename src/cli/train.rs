@@ -188,9 +188,12 @@ pub struct TrainArgs {
     /// card (`moderate info`). Never used for fitting or tuning.
     #[arg(long, value_name = "FILE")]
     pub eval_data: Option<PathBuf>,
-    /// Seed for fold assignment.
+    /// Seed for fold assignment (and, for the second stage, its held-out
+    /// comments, shuffles, head start and dropout).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub second: SecondStageArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -198,6 +201,87 @@ pub struct TrainArgs {
     pub bad: super::rejects::SkipBadArgs,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// The second stage's training options.
+#[derive(Debug, Clone, Args)]
+pub struct SecondStageArgs {
+    /// Train the word model only (no second stage): minutes instead of
+    /// most of an hour, but no sentence reading.
+    #[arg(long, help_heading = "Second stage (sentence encoder)")]
+    pub no_encoder: bool,
+    /// Folder of the pretrained encoder to start from (config.json,
+    /// tokenizer.json, model weights); default: the built-in one
+    /// (models/encoder, all-MiniLM-L6-v2 in float16).
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder: Option<PathBuf>,
+    /// Top layers of the encoder trained on the labels (the rest stay as
+    /// pretrained).
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_layers: usize,
+    /// Passes over the training comments.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_epochs: u32,
+    /// Word pieces read per comment (the start of a longer one is read).
+    #[arg(
+        long,
+        default_value_t = 128,
+        value_name = "N",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_max_pieces: usize,
+    /// Peak learning rate of the trained layers (AdamW).
+    #[arg(
+        long,
+        default_value_t = 5e-5,
+        value_name = "LR",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_lr: f64,
+    /// Peak learning rate of the heads.
+    #[arg(
+        long,
+        default_value_t = 1e-3,
+        value_name = "LR",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_head_lr: f64,
+    /// Weight of a positive comment's loss for a label, e.g. `violent=8`;
+    /// default: round(sqrt(negatives/positives)) as for the word model.
+    #[arg(long = "encoder-positive-weight", value_name = "LABEL=W", value_parser = parse_label_value::<f32>, help_heading = "Second stage (sentence encoder)")]
+    pub encoder_positive_weight: Vec<(String, f32)>,
+    /// Share of the comments held out of the encoder's training, on which
+    /// the two readers' combination, the gate and the thresholds are fitted.
+    #[arg(
+        long,
+        default_value_t = 0.15,
+        value_name = "P",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub encoder_held_out: f64,
+    /// Share of each label's held-out positives the gate must send to the
+    /// encoder; the rest of the comments are scored by the word model alone.
+    #[arg(
+        long,
+        default_value_t = 0.98,
+        value_name = "R",
+        help_heading = "Second stage (sentence encoder)"
+    )]
+    pub gate_recall: f32,
 }
 
 /// Adds `comment` to `comments`, or, when its id was seen before, lets its
@@ -635,6 +719,142 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Fits the second stage onto `model` (trained on `comments`).
+fn fit_second_stage(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    comments: &[crate::Comment],
+    model: &mut crate::model::Model,
+    report: &crate::train::TrainReport,
+    show: bool,
+) -> Result<()> {
+    use crate::encoder::fit::{StageProgress, StageSettings, WordModelView};
+    use crate::encoder::train::TopSettings;
+    let second = &args.second;
+    let base = match &second.encoder {
+        Some(dir) => crate::encoder::BaseEncoder::from_dir(dir),
+        None => crate::encoder::BaseEncoder::builtin(),
+    }
+    .context("cannot load the encoder")?;
+    let labels: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
+    let mut positive_weight = Vec::new();
+    for l in &labels {
+        let c = report.rows.get(l).copied().unwrap_or_default();
+        let default = ((c[1] as f64 / c[0].max(1) as f64).sqrt().round() as f32).max(1.0);
+        let given = second
+            .encoder_positive_weight
+            .iter()
+            .find(|(name, _)| name == l)
+            .map(|(_, w)| *w);
+        positive_weight.push(given.unwrap_or(default));
+    }
+    if let Some((name, _)) = second
+        .encoder_positive_weight
+        .iter()
+        .find(|(name, _)| !labels.contains(name))
+    {
+        return Err(UsageError(format!(
+            "--encoder-positive-weight: the model has no label `{name}`"
+        ))
+        .into());
+    }
+    let settings = StageSettings {
+        max_pieces: second.encoder_max_pieces,
+        trained_layers: second.encoder_layers,
+        top: TopSettings {
+            epochs: second.encoder_epochs,
+            layer_lr: second.encoder_lr,
+            head_lr: second.encoder_head_lr,
+            positive_weight,
+            seed: config.seed,
+            threads: config.threads,
+            ..TopSettings::default()
+        },
+        held_out_share: second.encoder_held_out,
+        gate_recall: second.gate_recall,
+        threshold: config.threshold,
+    };
+    let view = WordModelView {
+        labels: &labels,
+        out_of_fold: &report.out_of_fold,
+        calibration: model.labels.iter().map(|l| l.calibration).collect(),
+    };
+    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    let ids: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+    let targets: Vec<Vec<Option<bool>>> = comments
+        .iter()
+        .map(|c| {
+            labels
+                .iter()
+                .map(|l| c.labels.get(l).copied().flatten())
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let last_cache_report = std::sync::Mutex::new(0usize);
+    let progress = |p: StageProgress| {
+        if !show {
+            return;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        match p {
+            StageProgress::Tokenized {
+                rows,
+                mean_pieces,
+                truncated,
+                held_out,
+            } => eprintln!(
+                "second stage: {rows} comments, {mean_pieces:.1} word pieces on average,                  {truncated} cut to {} pieces; {held_out} held out to combine the readers",
+                second.encoder_max_pieces
+            ),
+            StageProgress::Caching { done, total } => {
+                let mut last = last_cache_report.lock().unwrap_or_else(|e| e.into_inner());
+                if done >= *last + total / 20 || done == total {
+                    *last = done;
+                    eprintln!(
+                        "second stage: pretrained layers read {done}/{total} comments ({elapsed:.0}s)"
+                    );
+                }
+            }
+            StageProgress::Step(r) => {
+                let left = elapsed / r.step as f64 * (r.steps - r.step) as f64;
+                eprintln!(
+                    "second stage: epoch {} step {}/{}, loss {:.4} ({elapsed:.0}s, about {:.0} min left)",
+                    r.epoch,
+                    r.step,
+                    r.steps,
+                    r.loss,
+                    left / 60.0
+                );
+            }
+            StageProgress::Label(l) => eprintln!(
+                "second stage: {} held out: ROC-AUC words {} encoder {} both {}; gate passes {:.1}%, \
+                 misses {:.1}% of positives",
+                l.name,
+                fmt_auc(l.figures.word_roc_auc),
+                fmt_auc(l.figures.encoder_roc_auc),
+                fmt_auc(l.figures.combined_roc_auc),
+                100.0 * l.figures.gate_pass,
+                100.0 * l.figures.gate_miss
+            ),
+        }
+    };
+    let stage = crate::encoder::fit::fit_second_stage(
+        &base, &texts, &ids, &targets, &view, &settings, &progress,
+    )
+    .context("training the second stage failed")?;
+    model.second_stage = Some(stage);
+    model
+        .attach_encoder(&base)
+        .context("cannot load the second stage just trained")?;
+    Ok(())
+}
+
+/// A ROC-AUC to 4 decimals, or `-`.
+fn fmt_auc(a: Option<f64>) -> String {
+    a.map_or("-".into(), |a| format!("{a:.4}"))
+}
+
 /// Runs `moderate train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -740,6 +960,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let (mut model, report) = crate::train::train(&comments, &file_names, &config, &progress)
         .context("training failed")?;
+    if !args.second.no_encoder {
+        fit_second_stage(&args, &config, &comments, &mut model, &report, show)?;
+    }
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }

@@ -6,15 +6,18 @@
 //! 8       4     format version (u32, little-endian)
 //! 12      8     payload length in bytes (u64, little-endian)
 //! 20      8     FNV-1a 64 checksum of the payload (u64, little-endian)
-//! 28      n     payload: bincode (varint) encoding of [`Model`], then,
-//!               when the model has one, of its word list ([`KnownWords`])
+//! 28      n     payload: bincode (varint) encoding of [`Model`], then
+//!               its optional sections, each a tag byte, a length (u64,
+//!               little-endian) and that many bytes:
+//!               1 = the word list ([`KnownWords`], bincode),
+//!               2 = the second stage ([`SecondStage`], bincode),
+//!               3 = the second stage's trained layers and heads (a float16
+//!                   safetensors file)
 //! ```
 //!
-//! The word list ([`AnalyzerConfig::known_words`](crate::text::AnalyzerConfig::known_words)) is an optional section
-//! after the model, so that the model's own encoding is unchanged: a file
-//! without one (every file written before word lists existed) loads with
-//! word resolution off. (A build older than word lists refuses a file that
-//! has one, as a damaged payload.)
+//! The sections keep the model's own encoding unchanged whatever it carries.
+//! Version 3 files (the word list, if any, right after the model, with no
+//! tag; no second stage) are still read.
 //!
 //! Loading checks each field before trusting the next: a file of another
 //! format version, a truncated or damaged file, or a payload that decodes to
@@ -24,6 +27,7 @@
 //! and renamed into place, so a crash never leaves half a model behind.
 
 use super::Model;
+use crate::encoder::SecondStage;
 use crate::error::{Error, Result};
 use crate::text::KnownWords;
 use bincode::Options;
@@ -31,8 +35,13 @@ use std::path::Path;
 
 /// Identifies a `moderate` model file.
 pub const MAGIC: &[u8; 8] = b"MODERATE";
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+/// The format version this build writes.
+pub const FORMAT_VERSION: u32 = 4;
+/// The older version this build still reads.
+const PREVIOUS_VERSION: u32 = 3;
+const SECTION_WORDS: u8 = 1;
+const SECTION_STAGE: u8 = 2;
+const SECTION_STAGE_WEIGHTS: u8 = 3;
 const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
@@ -54,10 +63,20 @@ fn codec() -> impl Options {
 pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     let fail = |e: bincode::Error| Error::Training(format!("cannot serialise model: {e}"));
     let mut payload = codec().serialize(model).map_err(fail)?;
+    let mut section = |tag: u8, bytes: &[u8]| {
+        payload.push(tag);
+        payload.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        payload.extend_from_slice(bytes);
+    };
     if let Some(known_words) = &model.analyzer.known_words {
-        codec()
-            .serialize_into(&mut payload, known_words)
-            .map_err(fail)?;
+        section(
+            SECTION_WORDS,
+            &codec().serialize(known_words).map_err(fail)?,
+        );
+    }
+    if let Some(stage) = &model.second_stage {
+        section(SECTION_STAGE, &codec().serialize(stage).map_err(fail)?);
+        section(SECTION_STAGE_WEIGHTS, &stage.weights);
     }
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
@@ -89,7 +108,7 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
         ));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != PREVIOUS_VERSION {
         return Err(fail(format!(
             "model format version {version}, but this build of moderate reads version \
              {FORMAT_VERSION}; retrain the model with this version (`moderate train`)"
@@ -111,18 +130,22 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
     let mut model: Model = codec()
         .deserialize_from(&mut rest)
         .map_err(|e| fail(format!("cannot decode model: {e}")))?;
-    if !rest.is_empty() {
-        model.analyzer.known_words = Some(
-            codec()
-                .deserialize_from::<_, KnownWords>(&mut rest)
-                .map_err(|e| fail(format!("cannot decode the word list: {e}")))?,
-        );
-    }
-    if !rest.is_empty() {
-        return Err(fail(format!(
-            "{} unexpected bytes after the word list",
-            rest.len()
-        )));
+    if version == PREVIOUS_VERSION {
+        if !rest.is_empty() {
+            model.analyzer.known_words = Some(
+                codec()
+                    .deserialize_from::<_, KnownWords>(&mut rest)
+                    .map_err(|e| fail(format!("cannot decode the word list: {e}")))?,
+            );
+        }
+        if !rest.is_empty() {
+            return Err(fail(format!(
+                "{} unexpected bytes after the word list",
+                rest.len()
+            )));
+        }
+    } else {
+        read_sections(&mut model, rest).map_err(fail)?;
     }
     model.features.rebuild_index();
     if let Some(lexicon) = model.features.ngrams.lexicon.as_mut() {
@@ -133,6 +156,63 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
     }
     validate(&model).map_err(fail)?;
     Ok(model)
+}
+
+/// Reads the tagged sections after the model (format version 4).
+fn read_sections(model: &mut Model, mut rest: &[u8]) -> std::result::Result<(), String> {
+    let mut stage: Option<SecondStage> = None;
+    let mut stage_weights: Option<Vec<u8>> = None;
+    let mut seen = [false; 4];
+    while !rest.is_empty() {
+        if rest.len() < 9 {
+            return Err(format!("{} stray bytes after the model", rest.len()));
+        }
+        let tag = rest[0];
+        let len = u64::from_le_bytes(rest[1..9].try_into().unwrap_or_default());
+        let body = rest
+            .get(9..)
+            .and_then(|b| b.get(..usize::try_from(len).unwrap_or(usize::MAX)))
+            .ok_or_else(|| format!("section {tag} is cut short ({len} bytes announced)"))?;
+        rest = &rest[9 + body.len()..];
+        if let Some(seen) = seen.get_mut(usize::from(tag)) {
+            if *seen {
+                return Err(format!("section {tag} appears twice"));
+            }
+            *seen = true;
+        }
+        match tag {
+            SECTION_WORDS => {
+                model.analyzer.known_words = Some(
+                    codec()
+                        .deserialize::<KnownWords>(body)
+                        .map_err(|e| format!("cannot decode the word list: {e}"))?,
+                );
+            }
+            SECTION_STAGE => {
+                stage = Some(
+                    codec()
+                        .deserialize::<SecondStage>(body)
+                        .map_err(|e| format!("cannot decode the second stage: {e}"))?,
+                );
+            }
+            SECTION_STAGE_WEIGHTS => stage_weights = Some(body.to_vec()),
+            other => {
+                return Err(format!(
+                    "unknown section {other}: written by a newer moderate? Use that version \
+                     or retrain"
+                ));
+            }
+        }
+    }
+    match (stage, stage_weights) {
+        (Some(mut s), Some(w)) => {
+            s.weights = w;
+            model.second_stage = Some(s);
+        }
+        (None, None) => {}
+        _ => return Err("the second stage and its weights must come together".into()),
+    }
+    Ok(())
 }
 
 /// Checks that a decoded model is internally consistent.
@@ -151,6 +231,27 @@ fn validate(model: &Model) -> std::result::Result<(), String> {
         let words = lexicon.map_or(0, |l| l.len());
         if lexicon.is_none() || !prior.is_consistent(model.labels.len(), words) {
             return Err("semantic prior is inconsistent (no word table, lengths or scores)".into());
+        }
+    }
+    if let Some(stage) = &model.second_stage {
+        let names: Vec<&str> = stage.labels.iter().map(|l| l.name.as_str()).collect();
+        if names != model.label_names() || stage.gate.bars.len() != names.len() {
+            return Err("the second stage's labels differ from the model's".into());
+        }
+        for l in &stage.labels {
+            let c = l.combiner;
+            let sound = c.word.is_finite()
+                && c.encoder.is_finite()
+                && c.intercept.is_finite()
+                && (0.0..=1.0).contains(&l.threshold);
+            if !sound {
+                return Err(format!("second stage of label `{}` is damaged", l.name));
+            }
+        }
+        if stage.base_config.validate().is_err()
+            || stage.first_trained_layer as usize >= stage.base_config.num_hidden_layers
+        {
+            return Err("the second stage's encoder settings are inconsistent".into());
         }
     }
     let n = model.features.len();
@@ -220,6 +321,7 @@ mod tests {
             training: TrainingSummary::default(),
             evaluation: None,
             limitations: Vec::new(),
+            second_stage: None,
         }
     }
 
@@ -293,18 +395,51 @@ mod tests {
                 "{err}"
             );
         }
-        // A word list cut short.
+        // A section cut short.
         let err = load_bytes(
             &file(FORMAT_VERSION, &payload[..payload.len() - 3]),
             Path::new("x.model"),
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("cannot decode the word list"), "{err}");
-        // Trailing bytes after the word list.
+        assert!(err.contains("section 1 is cut short"), "{err}");
+        // Stray bytes after the sections, a repeated section, an unknown one.
         let mut longer = payload.to_vec();
         longer.push(0);
         let err = load_bytes(&file(FORMAT_VERSION, &longer), Path::new("x.model"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 stray bytes after the model"), "{err}");
+        let plain = codec().serialize(&model).unwrap();
+        let section = &payload[plain.len()..];
+        let twice = [payload, section].concat();
+        let err = load_bytes(&file(FORMAT_VERSION, &twice), Path::new("x.model"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("section 1 appears twice"), "{err}");
+        let mut unknown = plain.clone();
+        unknown.push(9);
+        unknown.extend_from_slice(&0u64.to_le_bytes());
+        let err = load_bytes(&file(FORMAT_VERSION, &unknown), Path::new("x.model"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown section 9"), "{err}");
+        // The previous version's layout: the word list right after the model.
+        let mut v3 = plain.clone();
+        codec()
+            .serialize_into(&mut v3, model.analyzer.known_words.as_ref().unwrap())
+            .unwrap();
+        let back = load_bytes(&file(PREVIOUS_VERSION, &v3), Path::new("v3.model")).unwrap();
+        assert_eq!(back, model);
+        let err = load_bytes(
+            &file(PREVIOUS_VERSION, &v3[..v3.len() - 3]),
+            Path::new("x.model"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot decode the word list"), "{err}");
+        v3.push(0);
+        let err = load_bytes(&file(PREVIOUS_VERSION, &v3), Path::new("x.model"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -325,7 +460,7 @@ mod tests {
             comments: 2,
         };
         codec().serialize_into(&mut bad, &unsorted).unwrap();
-        let err = load_bytes(&file(FORMAT_VERSION, &bad), Path::new("x.model"))
+        let err = load_bytes(&file(PREVIOUS_VERSION, &bad), Path::new("x.model"))
             .unwrap_err()
             .to_string();
         assert!(

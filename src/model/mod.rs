@@ -8,6 +8,7 @@ pub mod ftrl;
 pub mod logistic;
 pub mod presolve;
 
+use crate::encoder::SecondStage;
 use crate::features::chunk_cache::{CacheStats, DEFAULT_CAPACITY};
 use crate::features::chunked::ChunkedVectorizer;
 use crate::features::semantic::SemanticPrior;
@@ -39,6 +40,11 @@ pub struct Model {
     pub evaluation: Option<ModelEvaluation>,
     /// Known limitations, for the model card.
     pub limitations: Vec<String>,
+    /// The second stage (a sentence encoder), when the model has one. Stored
+    /// in its own sections of the model file, so not part of this struct's
+    /// serde form.
+    #[serde(skip)]
+    pub second_stage: Option<SecondStage>,
 }
 
 /// A summary of an evaluation, kept in the model card.
@@ -136,6 +142,28 @@ pub struct TrainingSummary {
     pub seed: u64,
 }
 
+/// Which reader decided a comment's scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The word model alone: the model has no second stage, it was turned
+    /// off, or the gate kept the comment from it.
+    #[default]
+    Words,
+    /// The word model and the sentence encoder together.
+    Encoder,
+}
+
+impl Stage {
+    /// The name used in output (`words`, `encoder`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Words => "words",
+            Stage::Encoder => "encoder",
+        }
+    }
+}
+
 /// Scores for one comment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scores {
@@ -143,17 +171,28 @@ pub struct Scores {
     pub probabilities: Vec<f32>,
     /// Analysis details (truncation).
     pub info: AnalysisInfo,
+    /// Which reader decided.
+    pub stage: Stage,
+    /// The word model's decision value per label (before calibration).
+    pub word_decisions: Vec<f32>,
+    /// The encoder heads' decision values, when the encoder read the comment.
+    pub encoder_decisions: Vec<f32>,
 }
 
 /// A term that contributed to a label's score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
-    /// The feature's name (stemmed n-gram).
+    /// The term: a word or word pair as written (a stemmed n-gram in
+    /// [`Scorer::explain`]).
     pub term: String,
-    /// Its contribution to the decision value (weight x tf-idf value).
+    /// Its contribution to the label's decision value: for the word model,
+    /// weight x tf-idf value; for the encoder, how much the combined
+    /// decision value falls when the word is left out.
     pub weight: f32,
     /// Byte spans in the original text where it occurs.
     pub spans: Vec<(usize, usize)>,
+    /// Which reader the contribution comes from.
+    pub reader: Stage,
 }
 
 impl Model {
@@ -167,9 +206,64 @@ impl Model {
         self.labels.iter().position(|l| l.name == name)
     }
 
-    /// A scorer with its own buffers (one per thread).
+    /// Whether the second stage is present and ready to run.
+    pub fn has_encoder(&self) -> bool {
+        self.second_stage
+            .as_ref()
+            .is_some_and(|s| s.encoder.is_some())
+    }
+
+    /// Builds the second stage's encoder on `base` (the weights it was
+    /// trained on); a model without a second stage is left as it is.
+    pub fn attach_encoder(&mut self, base: &crate::encoder::BaseEncoder) -> crate::Result<()> {
+        if let Some(stage) = self.second_stage.as_mut() {
+            let encoder = crate::encoder::Encoder::new(stage, base)?;
+            stage.encoder = Some(std::sync::Arc::new(encoder));
+        }
+        Ok(())
+    }
+
+    /// Each label's threshold as the model will score: the second stage's
+    /// when its encoder is attached, else the word model's.
+    pub fn thresholds(&self) -> Vec<f32> {
+        match &self.second_stage {
+            Some(stage) if stage.encoder.is_some() => {
+                stage.labels.iter().map(|l| l.threshold).collect()
+            }
+            _ => self.labels.iter().map(|l| l.threshold).collect(),
+        }
+    }
+
+    /// [`Model::thresholds`] with `(label, threshold)` overrides applied;
+    /// an unknown label or a value outside [0, 1] is an error.
+    pub fn effective_thresholds(&self, overrides: &[(String, f32)]) -> crate::Result<Vec<f32>> {
+        let mut thresholds = self.thresholds();
+        for (label, value) in overrides {
+            let i = self.label_index(label).ok_or_else(|| {
+                crate::Error::Config(format!(
+                    "the model has no label `{label}` (labels: {})",
+                    self.label_names().join(", ")
+                ))
+            })?;
+            if !(0.0..=1.0).contains(value) {
+                return Err(crate::Error::Config(format!(
+                    "{label}={value}: must be in [0, 1]"
+                )));
+            }
+            thresholds[i] = *value;
+        }
+        Ok(thresholds)
+    }
+
+    /// A scorer with its own buffers (one per thread). It uses the second
+    /// stage when the model has one with its encoder attached.
     pub fn scorer(&self) -> Scorer<'_> {
+        let second = self
+            .second_stage
+            .as_ref()
+            .and_then(|s| s.encoder.clone().map(|e| (s, e)));
         Scorer {
+            second,
             model: self,
             analyzer: Analyzer::new(self.analyzer.clone()),
             vectorizer: Vectorizer::new(&self.features),
@@ -181,6 +275,23 @@ impl Model {
             dots: Vec::new(),
         }
     }
+}
+
+/// Replaces `out`'s word-model probabilities with the combined ones, given
+/// the encoder heads' decision values `z_encoder`.
+fn combine(stage: &SecondStage, out: &mut Scores, z_encoder: Vec<f32>) {
+    for (l, label) in stage.labels.iter().enumerate() {
+        let (Some(&zw), Some(&ze), Some(p)) = (
+            out.word_decisions.get(l),
+            z_encoder.get(l),
+            out.probabilities.get_mut(l),
+        ) else {
+            continue;
+        };
+        *p = label.combiner.probability(zw, ze);
+    }
+    out.encoder_decisions = z_encoder;
+    out.stage = Stage::Encoder;
 }
 
 /// The semantic prior's share of label `l`'s decision value for a comment
@@ -200,6 +311,8 @@ type WordShare = (String, f32, Vec<(usize, usize)>);
 #[derive(Debug)]
 pub struct Scorer<'m> {
     model: &'m Model,
+    /// The second stage and its encoder, unless turned off.
+    second: Option<(&'m SecondStage, std::sync::Arc<crate::encoder::Encoder>)>,
     analyzer: Analyzer,
     vectorizer: Vectorizer,
     tokens: Tokens,
@@ -215,6 +328,45 @@ pub struct Scorer<'m> {
 }
 
 impl Scorer<'_> {
+    /// Scores with the word model alone, even if the model has a second
+    /// stage (for backlogs: many times faster).
+    pub fn word_only(mut self) -> Self {
+        self.second = None;
+        self
+    }
+
+    /// Whether this scorer runs the second stage.
+    pub fn uses_encoder(&self) -> bool {
+        self.second.is_some()
+    }
+
+    /// Scores `texts` into `out` (one [`Scores`] each, reusing its buffers):
+    /// the word model reads each comment, and the encoder reads those the
+    /// gate lets through, in batches of similar length.
+    pub fn score_batch(&mut self, texts: &[&str], out: &mut Vec<Scores>) {
+        out.resize_with(texts.len(), Scores::default);
+        for (text, scores) in texts.iter().zip(out.iter_mut()) {
+            self.score_words(text, scores);
+        }
+        let Some((stage, encoder)) = self.second.clone() else {
+            return;
+        };
+        let passing: Vec<usize> = (0..texts.len())
+            .filter(|&i| stage.gate.passes(&out[i].probabilities))
+            .collect();
+        if passing.is_empty() {
+            return;
+        }
+        let selected: Vec<&str> = passing.iter().map(|&i| texts[i]).collect();
+        // An encoder failure (none is expected) leaves the word model's scores.
+        let Ok(z) = encoder.decisions(&selected) else {
+            return;
+        };
+        for (&i, ze) in passing.iter().zip(z) {
+            combine(stage, &mut out[i], ze);
+        }
+    }
+
     /// Scores without the chunk cache: every comment is analysed whole, as
     /// training does. Slower, with identical scores; for comparisons.
     pub fn without_chunk_cache(mut self) -> Self {
@@ -239,8 +391,29 @@ impl Scorer<'_> {
             .map_or_else(CacheStats::default, |c| c.stats())
     }
 
-    /// Scores `text`, writing calibrated probabilities into `out`.
+    /// Scores `text`, writing calibrated probabilities into `out`: the word
+    /// model, then the encoder if the scorer has one and the gate lets the
+    /// comment through.
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
+        self.score_words(text, out);
+        let Some((stage, encoder)) = self.second.clone() else {
+            return;
+        };
+        if !stage.gate.passes(&out.probabilities) {
+            return;
+        }
+        if let Ok(mut z) = encoder.decisions(&[text])
+            && let Some(ze) = z.pop()
+        {
+            combine(stage, out, ze);
+        }
+    }
+
+    /// The word model's scores of `text` into `out`.
+    fn score_words(&mut self, text: &str, out: &mut Scores) {
+        out.stage = Stage::Words;
+        out.encoder_decisions.clear();
+        out.word_decisions.clear();
         let Some(capacity) = self.chunk_capacity else {
             out.info = self.analyzer.analyze(text, &mut self.tokens);
             self.vectorizer
@@ -250,6 +423,7 @@ impl Scorer<'_> {
                 let z = self.row.dot(&label.linear.weights)
                     + label.linear.intercept
                     + semantic_share(self.model, l, self.vectorizer.lexicon_ids());
+                out.word_decisions.push(z);
                 out.probabilities.push(label.calibration.probability(z));
             }
             return;
@@ -269,6 +443,7 @@ impl Scorer<'_> {
             let z = self.dots[l]
                 + label.linear.intercept
                 + semantic_share(model, l, chunked.lexicon_ids());
+            out.word_decisions.push(z);
             out.probabilities.push(label.calibration.probability(z));
         }
     }
@@ -319,6 +494,71 @@ impl Scorer<'_> {
             &mut self.row,
             &mut self.hits,
         );
+    }
+
+    /// Why `text` got `scores`, per label: the word model's `top` words and
+    /// word pairs ([`Scorer::explain_words`]), and, for each label the
+    /// comment is flagged for (probability at least `thresholds`) when the
+    /// encoder read it, its `top` words: those whose removal lowers the
+    /// combined decision value most (leave-one-word-out, see
+    /// [`crate::encoder::Encoder::without_each_word`]). The one explanation
+    /// every command and endpoint shows.
+    pub fn explain_scores(
+        &mut self,
+        text: &str,
+        scores: &Scores,
+        thresholds: &[f32],
+        top: usize,
+    ) -> Vec<Vec<Contribution>> {
+        let n = self.model.labels.len();
+        let mut out: Vec<Vec<Contribution>> =
+            (0..n).map(|l| self.explain_words(text, l, top)).collect();
+        let flagged: Vec<usize> = (0..n)
+            .filter(|&l| {
+                scores.probabilities.get(l).copied().unwrap_or(0.0)
+                    >= thresholds.get(l).copied().unwrap_or(f32::INFINITY)
+            })
+            .collect();
+        let Some((stage, encoder)) = self.second.clone() else {
+            return out;
+        };
+        if scores.stage != Stage::Encoder || flagged.is_empty() || top == 0 {
+            return out;
+        }
+        let Ok(loo) = encoder.without_each_word(text) else {
+            return out;
+        };
+        for l in flagged {
+            let b = stage.labels[l].combiner.encoder;
+            let mut words: Vec<Contribution> = Vec::new();
+            for (span, z) in loo.words.iter().zip(&loo.without) {
+                let drop = b * (loo.full[l] - z[l]);
+                // (NaN, from a damaged encoder, explains nothing either.)
+                if drop.is_nan() || drop <= 0.0 {
+                    continue;
+                }
+                let term = text.get(span.0..span.1).unwrap_or_default();
+                match words
+                    .iter_mut()
+                    .find(|c| c.term.to_lowercase() == term.to_lowercase())
+                {
+                    Some(c) => {
+                        c.weight = c.weight.max(drop);
+                        c.spans.push(*span);
+                    }
+                    None => words.push(Contribution {
+                        term: term.to_string(),
+                        weight: drop,
+                        spans: vec![*span],
+                        reader: Stage::Encoder,
+                    }),
+                }
+            }
+            words.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.spans.cmp(&b.spans)));
+            words.truncate(top);
+            out[l].extend(words);
+        }
+        out
     }
 
     /// The `top` words or word pairs of `text` that raised label `label`'s
@@ -382,6 +622,7 @@ impl Scorer<'_> {
                         term: text.get(span.0..span.1).unwrap_or_default().to_string(),
                         weight,
                         spans: vec![span],
+                        reader: Stage::Words,
                     });
                 }
             }
@@ -468,6 +709,7 @@ impl Scorer<'_> {
                         term: format!("~{word}"),
                         weight,
                         spans: spans.clone(),
+                        reader: Stage::Words,
                     };
                 }
                 let mut spans: Vec<(usize, usize)> = self
@@ -486,6 +728,7 @@ impl Scorer<'_> {
                     term: self.model.features.names[column as usize].clone(),
                     weight,
                     spans,
+                    reader: Stage::Words,
                 }
             })
             .collect()

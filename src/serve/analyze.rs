@@ -102,6 +102,7 @@ pub fn analyze(
 
     let mut scores = Scores::default();
     scorer.score_into(text, &mut scores);
+    let whole = scores.clone();
     let summary = scores.probabilities.clone();
     let truncated = scores.info.truncated;
 
@@ -152,16 +153,20 @@ pub fn analyze(
     let flags = served.flags(&summary);
     let moderate = req.moderate.as_ref().map(|ext| {
         let top = ext.top.unwrap_or(5).min(MAX_TOP);
+        let mut explained = ext
+            .explain
+            .then(|| scorer.explain_scores(text, &whole, &served.thresholds, top));
         let attributes = requested
             .iter()
             .map(|r| {
-                let terms = ext.explain.then(|| {
-                    scorer
-                        .explain_words(text, r.label, top)
+                let terms = explained.as_mut().map(|per_label| {
+                    per_label[r.label]
+                        .clone()
                         .into_iter()
                         .map(|c| ExplainedTerm {
                             term: c.term,
                             weight: c.weight,
+                            reader: c.reader.name(),
                             spans: c
                                 .spans
                                 .iter()
@@ -189,6 +194,7 @@ pub fn analyze(
             .collect();
         ExtensionResponse {
             model: served.version.clone(),
+            stage: whole.stage.name(),
             attributes,
             truncated,
         }

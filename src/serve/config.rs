@@ -104,6 +104,10 @@ pub struct ServeConfig {
     /// Model file; `None` serves the built-in default model (which SIGHUP
     /// cannot reload, as it cannot change).
     pub model_path: Option<PathBuf>,
+    /// Base encoder folder for the model's second stage (`None`: built-in).
+    pub encoder_dir: Option<PathBuf>,
+    /// Score with the word model alone even if the model has a second stage.
+    pub word_only: bool,
     /// Where `comments:suggestscore` appends reviewer decisions.
     pub decisions: PathBuf,
     /// Name written in the `reviewer` column when a feedback request has no
@@ -186,6 +190,8 @@ impl ServeConfig {
         ServeConfig {
             listen,
             model_path: None,
+            encoder_dir: None,
+            word_only: false,
             decisions: PathBuf::from("decisions.csv"),
             reviewer: "perspective-api".to_string(),
             api_keys: ApiKeys::default(),

@@ -21,9 +21,9 @@
 use super::config::Limits;
 use super::reload::Served;
 use super::wire::{ErrorKind, RpcError};
-use crate::cli::output::{OutputFormat, RecordWriter, ScoredRecord};
 use crate::io::{CommentReader, InputFormat, ReadOptions};
 use crate::model::{Scorer, Scores};
+use crate::output::{OutputFormat, RecordWriter, ScoredRecord};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -198,9 +198,7 @@ pub fn score_batch(
         scorer.score_into(&comment.text, &mut scores);
         let flags = served.flags(&scores.probabilities);
         let explanations = options.explain.then(|| {
-            (0..n_labels)
-                .map(|l| scorer.explain_words(&comment.text, l, options.top))
-                .collect()
+            scorer.explain_scores(&comment.text, &scores, &served.thresholds, options.top)
         });
         writer
             .write(&ScoredRecord {
@@ -210,6 +208,7 @@ pub fn score_batch(
                 flags: (0..n_labels).filter(|&i| flags[i]).collect(),
                 truncated: scores.info.truncated,
                 explanations,
+                stage: scores.stage,
             })
             .map_err(|e| RpcError::internal(e.to_string()))?;
         flags_all.push(flags);

@@ -56,8 +56,7 @@ impl Served {
     /// Fails when the configured thresholds or aliases name labels the model
     /// does not have.
     pub fn build(model: Model, bytes: &[u8], source: String, config: &ServeConfig) -> Result<Self> {
-        let thresholds = crate::cli::effective_thresholds(&model, &config.thresholds.flag)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let thresholds = model.effective_thresholds(&config.thresholds.flag)?;
         let mut reject_thresholds = vec![None; model.labels.len()];
         for (label, p) in &config.thresholds.coral_reject {
             let i = model.label_index(label).ok_or_else(|| {
@@ -132,12 +131,23 @@ impl ModelHolder {
     pub fn load(config: Arc<ServeConfig>) -> Result<Self> {
         let served = match &config.model_path {
             Some(path) => load_file(path, &config)?,
-            None => Served::build(
-                crate::default_model()?,
-                crate::DEFAULT_MODEL_BYTES,
-                "built-in".to_string(),
-                &config,
-            )?,
+            None => {
+                let mut model = crate::model::load_bytes(
+                    crate::DEFAULT_MODEL_BYTES,
+                    std::path::Path::new("<built-in default model>"),
+                )?;
+                crate::encoder::prepare(
+                    &mut model,
+                    config.encoder_dir.as_deref(),
+                    config.word_only,
+                )?;
+                Served::build(
+                    model,
+                    crate::DEFAULT_MODEL_BYTES,
+                    "built-in".to_string(),
+                    &config,
+                )?
+            }
         };
         Ok(ModelHolder {
             current: ArcSwap::from_pointee(served),
@@ -190,7 +200,8 @@ impl ModelHolder {
 /// Reads and checks a model file and derives its serving state.
 fn load_file(path: &std::path::Path, config: &ServeConfig) -> Result<Served> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let model = crate::model::load_bytes(&bytes, path)?;
+    let mut model = crate::model::load_bytes(&bytes, path)?;
+    crate::encoder::prepare(&mut model, config.encoder_dir.as_deref(), config.word_only)?;
     Served::build(model, &bytes, path.display().to_string(), config)
 }
 

@@ -146,6 +146,9 @@ pub struct ExplainedTerm {
     pub term: String,
     /// Its contribution to the label's decision value.
     pub weight: f32,
+    /// Which reader it comes from: `words` (the word model's weight) or
+    /// `encoder` (how much the score falls when the word is left out).
+    pub reader: &'static str,
     /// Where it occurs: `[begin, end)` in UTF-16 code units.
     pub spans: Vec<[u32; 2]>,
 }
@@ -169,6 +172,9 @@ pub struct ExtensionAttribute {
 pub struct ExtensionResponse {
     /// The model version that scored the comment.
     pub model: String,
+    /// Which reader decided the scores: `words` (the word model alone) or
+    /// `encoder` (the word model and the sentence encoder together).
+    pub stage: &'static str,
     /// Per requested attribute.
     pub attributes: BTreeMap<String, ExtensionAttribute>,
     /// True when the text was longer than the analyzer reads and only its

@@ -42,12 +42,12 @@ pub fn normalize_into(text: &str, fold_confusables: bool, out: &mut Vec<NormChar
     let bytes = text.as_bytes();
     let mut pos = 0usize;
     while pos < bytes.len() {
-        if bytes[pos] == b'&' {
-            if let Some((ch, len)) = decode_entity(&text[pos..]) {
-                push_folded(ch, pos, pos + len, fold_confusables, out);
-                pos += len;
-                continue;
-            }
+        if bytes[pos] == b'&'
+            && let Some((ch, len)) = decode_entity(&text[pos..])
+        {
+            push_folded(ch, pos, pos + len, fold_confusables, out);
+            pos += len;
+            continue;
         }
         let Some(ch) = text[pos..].chars().next() else {
             break;

@@ -369,10 +369,9 @@ pub(crate) fn name_in(
         if occ.kind != FeatureKind::CharGram
             && space.column(occ.hash).is_some()
             && !names.contains_key(&occ.hash)
+            && let Some(name) = NgramExtractor::describe(tokens, &occ)
         {
-            if let Some(name) = NgramExtractor::describe(tokens, &occ) {
-                names.insert(occ.hash, name);
-            }
+            names.insert(occ.hash, name);
         }
     });
     if let Some(range) = space.ngrams.char_ngrams {

@@ -219,10 +219,10 @@ impl TrainConfig {
         if let Some((l, _)) = self.positive_repeat.iter().find(|(_, r)| **r == 0) {
             return bad(format!("positive repeat for `{l}` must be at least 1"));
         }
-        if let Some(a) = &self.augment {
-            if !(a.rate > 0.0 && a.rate <= 1.0) {
-                return bad(format!("--augment must be in (0, 1], not {}", a.rate));
-            }
+        if let Some(a) = &self.augment
+            && !(a.rate > 0.0 && a.rate <= 1.0)
+        {
+            return bad(format!("--augment must be in (0, 1], not {}", a.rate));
         }
         Ok(())
     }
@@ -274,6 +274,10 @@ pub struct TrainReport {
     pub fold_names: Vec<String>,
     /// Perturbed copies trained on besides the comments (`--augment`).
     pub augmented_rows: usize,
+    /// Per label, every labelled comment's out-of-fold decision value as
+    /// `(comment index, z)`, from the fold model that did not see it (at the
+    /// chosen alpha); empty without cross-validation.
+    pub out_of_fold: Vec<Vec<(u32, f32)>>,
 }
 
 /// Trains a model on `comments`.
@@ -560,11 +564,19 @@ pub fn train(
     let mut label_models = Vec::with_capacity(n_labels);
     let n_space = full.corpus.space.len();
     let mut dim_weights = Vec::with_capacity(n_labels);
+    let mut out_of_fold = Vec::with_capacity(n_labels);
     for l in 0..n_labels {
         let (Some(mut linear), Some((cv, _))) = (take_slot(&finals[l]), take_slot(&outcomes[l]))
         else {
             return Err(Error::Training("a final fit did not run".into()));
         };
+        out_of_fold.push(
+            cv.oof_rows
+                .iter()
+                .copied()
+                .zip(cv.oof_z.iter().copied())
+                .collect(),
+        );
         // The semantic block's weights become per-word scores below.
         dim_weights.push(linear.weights.split_off(n_space.min(linear.weights.len())));
         label_models.push(finish_label(config, &folds, l, repeats[l], linear, cv));
@@ -625,6 +637,7 @@ pub fn train(
         },
         evaluation: None,
         limitations,
+        second_stage: None,
     };
     let features = model.features.len();
     Ok((
@@ -636,6 +649,7 @@ pub fn train(
             fit_seconds,
             fold_names: folds.names.clone(),
             augmented_rows: copies.len(),
+            out_of_fold,
         },
     ))
 }
@@ -744,6 +758,8 @@ struct CvOutcome {
     oof_z: Vec<f32>,
     /// Their targets.
     oof_y: Vec<bool>,
+    /// Their comment indices.
+    oof_rows: Vec<u32>,
     /// Held-out ROC-AUC per fold.
     fold_auc: Vec<f64>,
     /// The fold models at the chosen alpha averaged into the final feature
@@ -759,6 +775,8 @@ struct FoldFit {
     z: Vec<f32>,
     /// Their targets.
     y: Vec<bool>,
+    /// Their comment indices.
+    rows: Vec<u32>,
     /// Held-out ROC-AUC (`None` if the fold lacks a class).
     roc_auc: Option<f64>,
     /// The fold model's weights moved into the final feature space (see
@@ -832,21 +850,26 @@ fn fit_fold_path(
             &settings,
             previous.as_ref(),
         );
-        let (z, y) = match &split.held_out {
+        let (z, y, held) = match &split.held_out {
             Some((matrix, labels)) => {
                 let (rows, y) = labelled_rows(labels, l, 1);
                 let z: Vec<f32> = rows
                     .iter()
                     .map(|&r| w.decision(matrix, r as usize))
                     .collect();
-                (z, y)
+                let held = rows
+                    .iter()
+                    .map(|&r| split.held_out_rows[r as usize])
+                    .collect();
+                (z, y, held)
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         let roc_auc = metrics::roc_auc(&z, &y);
         by_alpha[a] = FoldFit {
             z,
             y,
+            rows: held,
             roc_auc,
             in_full: project_weights(full_space, &split.corpus.space, &w),
             intercept: w.intercept,
@@ -882,10 +905,12 @@ fn choose_alpha(alphas: &[f32], fits: &[Vec<FoldFit>]) -> CvOutcome {
     }
     let a = best.map_or(0, |b| b.1);
     let (mut oof_z, mut oof_y, mut fold_auc) = (Vec::new(), Vec::new(), Vec::new());
+    let mut oof_rows = Vec::new();
     let mut chosen = Vec::new();
     for fit in fits.iter().filter_map(|fold| fold.get(a)) {
         oof_z.extend_from_slice(&fit.z);
         oof_y.extend_from_slice(&fit.y);
+        oof_rows.extend_from_slice(&fit.rows);
         fold_auc.push(fit.roc_auc.unwrap_or(f64::NAN));
         chosen.push(fit);
     }
@@ -894,6 +919,7 @@ fn choose_alpha(alphas: &[f32], fits: &[Vec<FoldFit>]) -> CvOutcome {
         tried,
         oof_z,
         oof_y,
+        oof_rows,
         fold_auc,
         start: mean_fold_model(&chosen),
     }
@@ -1139,6 +1165,8 @@ struct Split {
     corpus: corpus::Corpus,
     labels: Vec<Vec<Option<bool>>>,
     held_out: Option<(SparseMatrix, Vec<Vec<Option<bool>>>)>,
+    /// The comment index of each held-out row.
+    held_out_rows: Vec<u32>,
 }
 
 /// What a row does in a [`Split`].
@@ -1199,6 +1227,7 @@ impl Split {
             corpus,
             labels: tr_labels,
             held_out,
+            held_out_rows: ho_docs,
         }
     }
 }

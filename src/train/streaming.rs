@@ -154,7 +154,7 @@ pub struct StreamReport {
 
 /// True when row `row` (0-based over all input files) is held out.
 pub fn is_held_out(row: u64, seed: u64, every: u32) -> bool {
-    every >= 2 && mix(row ^ seed.rotate_left(29) ^ 0x5bd1_e995) % u64::from(every) == 0
+    every >= 2 && mix(row ^ seed.rotate_left(29) ^ 0x5bd1_e995).is_multiple_of(u64::from(every))
 }
 
 /// Streams the records of `paths` in order with their 0-based row numbers,
@@ -321,11 +321,11 @@ impl Reservoir {
         }
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let j = mix(self.state) % self.seen;
-        if let Ok(j) = usize::try_from(j) {
-            if j < self.capacity {
-                self.z[j] = z;
-                self.y[j] = y;
-            }
+        if let Ok(j) = usize::try_from(j)
+            && j < self.capacity
+        {
+            self.z[j] = z;
+            self.y[j] = y;
         }
     }
 }
@@ -754,6 +754,7 @@ pub fn train_streaming(
         },
         evaluation: None,
         limitations,
+        second_stage: None,
     };
     let features = model.features.len();
     Ok((
@@ -765,6 +766,7 @@ pub fn train_streaming(
             fit_seconds,
             fold_names: Vec::new(),
             augmented_rows: 0,
+            out_of_fold: Vec::new(),
         },
         report,
     ))
@@ -911,17 +913,17 @@ impl RowWorker {
         self.analyzer.analyze(text, &mut self.tokens);
         self.vectorizer
             .vectorize(space, &self.tokens, &mut self.row);
-        if let Some((names, unnamed)) = naming {
-            if unnamed.load(Ordering::Relaxed) > 0 {
-                self.local_names.clear();
-                super::corpus::name_in(space, &mut self.namer, &self.tokens, &mut self.local_names);
-                if !self.local_names.is_empty() {
-                    let mut shared = names.lock().unwrap_or_else(|e| e.into_inner());
-                    for (h, n) in self.local_names.drain() {
-                        shared.entry(h).or_insert(n);
-                    }
-                    unnamed.store(space.len().saturating_sub(shared.len()), Ordering::Relaxed);
+        if let Some((names, unnamed)) = naming
+            && unnamed.load(Ordering::Relaxed) > 0
+        {
+            self.local_names.clear();
+            super::corpus::name_in(space, &mut self.namer, &self.tokens, &mut self.local_names);
+            if !self.local_names.is_empty() {
+                let mut shared = names.lock().unwrap_or_else(|e| e.into_inner());
+                for (h, n) in self.local_names.drain() {
+                    shared.entry(h).or_insert(n);
                 }
+                unnamed.store(space.len().saturating_sub(shared.len()), Ordering::Relaxed);
             }
         }
         self.row.clone()

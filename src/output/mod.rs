@@ -1,8 +1,11 @@
-//! Writers for scored comments: JSON lines, CSV and a terminal table.
+//! Writers for scored comments (JSON lines, CSV, a plain-text table),
+//! shared by the command line and the server.
 
-use super::terminal::one_line;
-use crate::model::{Contribution, Model};
+pub mod safe_text;
+
+use crate::model::{Contribution, Model, Stage};
 use crate::text::normalize::decode_entities;
+use safe_text::one_line;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -34,6 +37,8 @@ pub struct ScoredRecord {
     pub truncated: bool,
     /// Per label, the terms that raised its score most (with `--explain`).
     pub explanations: Option<Vec<Vec<Contribution>>>,
+    /// Which reader decided (written when the model runs a second stage).
+    pub stage: Stage,
 }
 
 #[derive(Serialize)]
@@ -41,6 +46,7 @@ struct JsonTerm<'a> {
     term: &'a str,
     weight: f32,
     spans: &'a [(usize, usize)],
+    reader: &'static str,
 }
 
 #[derive(Serialize)]
@@ -48,6 +54,8 @@ struct JsonRecord<'a> {
     id: &'a str,
     scores: BTreeMap<&'a str, f32>,
     flags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +96,7 @@ pub struct RecordWriter<'m, W: Write> {
     out: W,
     wrote_header: bool,
     exact: bool,
+    two_stage: bool,
 }
 
 impl<'m, W: Write> RecordWriter<'m, W> {
@@ -99,6 +108,7 @@ impl<'m, W: Write> RecordWriter<'m, W> {
             out,
             wrote_header: false,
             exact: false,
+            two_stage: model.has_encoder(),
         }
     }
 
@@ -128,6 +138,7 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                         .map(|(&l, &s)| (l, self.shown(s)))
                         .collect(),
                     flags: r.flags.iter().map(|&i| self.labels[i]).collect(),
+                    stage: self.two_stage.then(|| r.stage.name()),
                     truncated: r.truncated,
                     explain: r.explanations.as_ref().map(|ex| {
                         self.labels
@@ -142,6 +153,7 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                                             term: &t.term,
                                             weight: round4(t.weight),
                                             spans: &t.spans,
+                                            reader: t.reader.name(),
                                         })
                                         .collect(),
                                 )
@@ -155,7 +167,12 @@ impl<'m, W: Write> RecordWriter<'m, W> {
             OutputFormat::Csv => {
                 if !self.wrote_header {
                     self.wrote_header = true;
-                    writeln!(self.out, "id,{},flags,truncated", self.labels.join(","))?;
+                    let stage = if self.two_stage { ",stage" } else { "" };
+                    writeln!(
+                        self.out,
+                        "id,{},flags,truncated{stage}",
+                        self.labels.join(",")
+                    )?;
                 }
                 write_csv_field(&mut self.out, &r.id)?;
                 for &s in &r.scores {
@@ -167,7 +184,11 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     }
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
-                writeln!(self.out, ",{},{}", flags.join(";"), r.truncated)
+                write!(self.out, ",{},{}", flags.join(";"), r.truncated)?;
+                if self.two_stage {
+                    write!(self.out, ",{}", r.stage.name())?;
+                }
+                writeln!(self.out)
             }
             OutputFormat::Table => {
                 if !self.wrote_header {
@@ -176,6 +197,9 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     for l in &self.labels {
                         write!(self.out, " {:>8}", l)?;
                     }
+                    if self.two_stage {
+                        write!(self.out, "  {:<7}", "stage")?;
+                    }
                     writeln!(self.out, "  {:<16} text", "flags")?;
                 }
                 // Comments reach a terminal here: control characters could
@@ -183,6 +207,9 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                 write!(self.out, "{:<10}", truncate_chars(&one_line(&r.id), 10))?;
                 for s in &r.scores {
                     write!(self.out, " {:>8.3}", s)?;
+                }
+                if self.two_stage {
+                    write!(self.out, "  {:<7}", r.stage.name())?;
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
                 let text = one_line(&decode_entities(&r.text));
@@ -201,7 +228,15 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     let words: Vec<String> = terms
                         .iter()
                         .map(|t| {
-                            format!("{} +{:.2}", one_line(&decode_entities(&t.term)), t.weight)
+                            let by = match t.reader {
+                                Stage::Words => "",
+                                Stage::Encoder => " (sentence)",
+                            };
+                            format!(
+                                "{} +{:.2}{by}",
+                                one_line(&decode_entities(&t.term)),
+                                t.weight
+                            )
                         })
                         .collect();
                     writeln!(self.out, "{:<10}   {label}: {}", "", words.join(", "))?;
