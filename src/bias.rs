@@ -84,6 +84,13 @@ impl IdentityTerms {
         })
     }
 
+    /// Every stem that signals a group.
+    pub fn stems(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.stem_to_groups.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Group names.
     pub fn groups(&self) -> &[String] {
         &self.groups
@@ -105,6 +112,7 @@ impl<'t> GroupMatcher<'t> {
         let config = AnalyzerConfig {
             stem: false,
             negation: false,
+            identity_mask: None,
             ..analyzer.clone()
         };
         Self {

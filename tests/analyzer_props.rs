@@ -67,6 +67,7 @@ fn config() -> impl Strategy<Value = AnalyzerConfig> {
                 deobfuscate,
                 max_bytes,
                 known_words: resolve.then(known_words),
+                identity_mask: None,
             },
         )
 }

@@ -111,6 +111,7 @@ fn stage_settings() -> StageSettings {
         },
         held_out_share: 0.3,
         gate_recall: 1.0,
+        swap_identities: true,
         ..StageSettings::default()
     }
 }
@@ -142,6 +143,7 @@ fn fit(
         labels: &labels,
         out_of_fold: &report.out_of_fold,
         calibration: model.labels.iter().map(|l| l.calibration).collect(),
+        groups: None,
     };
     let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
     let ids: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();

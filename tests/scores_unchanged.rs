@@ -280,3 +280,48 @@ fn shipped_model_scores_equal_those_recorded_before_the_cache() {
     }
     assert_eq!(before.lines().count(), now.lines().count());
 }
+
+/// Words that name identity groups, plain and disguised.
+const IDENTITY_PIECES: &[&str] = &[
+    "muslims",
+    "Muslim",
+    "women",
+    "WOMAN",
+    "gay",
+    "g a y",
+    "jews",
+    "j3ws",
+    "black",
+    "immigrants,",
+    "(christians)",
+    "not",
+];
+
+#[test]
+fn identity_blinding_scores_the_same_with_the_cache() {
+    let mut model = moderate::default_model().unwrap();
+    model.analyzer.identity_mask = Some(std::sync::Arc::new(
+        moderate::text::identity::IdentityMask::builtin(),
+    ));
+    let mut rng = Rng(11);
+    let texts: Vec<String> = generated_texts(3_000, 13)
+        .into_iter()
+        .map(|t| {
+            let w = rng.pick(IDENTITY_PIECES);
+            match rng.next() % 3 {
+                0 => format!("{w} {t}"),
+                1 => format!("{t} {w}"),
+                _ => format!("{t} {w} {}", rng.pick(PIECES)),
+            }
+        })
+        .collect();
+    assert_cache_changes_nothing(&model, &texts, 1 << 16);
+    assert_cache_changes_nothing(&model, &texts, 97);
+    // The group word is not read: naming another group changes nothing.
+    let mut scorer = model.scorer();
+    let a = scorer.score("I hate muslims").probabilities;
+    let b = scorer.score("I hate christians").probabilities;
+    let c = scorer.score("I hate").probabilities;
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+}

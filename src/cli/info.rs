@@ -32,6 +32,65 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The second stage's part of the text card.
+fn second_stage_card(out: &mut String, s: &crate::encoder::SecondStage) -> Result<()> {
+    let c = &s.base_config;
+    let r = &s.recipe;
+    writeln!(
+        out,
+        "\nsecond stage: a sentence encoder ({}-layer BERT, width {}, base weights sha256 {}); \
+         its top {} layers and a head per label trained on {} comments ({} epochs, learning \
+         rates {} / {}, seed {}); it reads the first {} word pieces of a comment",
+        c.num_hidden_layers,
+        c.hidden_size,
+        crate::encoder::stage::short(&s.base_sha256),
+        c.num_hidden_layers as u32 - s.first_trained_layer,
+        r.train_rows,
+        r.epochs,
+        r.learning_rates.0,
+        r.learning_rates.1,
+        r.seed,
+        s.max_pieces
+    )?;
+    let bars: Vec<String> = s
+        .labels
+        .iter()
+        .zip(&s.gate.bars)
+        .map(|(l, b)| format!("{} >= {b:.4}", l.name))
+        .collect();
+    writeln!(
+        out,
+        "  gate: the encoder reads a comment when the word model gives {} (chosen to pass {:.0}% \
+         of each label's held-out positives); other comments keep the word model's scores",
+        bars.join(" or "),
+        100.0 * s.gate.target_recall
+    )?;
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    for l in &s.labels {
+        let g = &l.figures;
+        writeln!(
+            out,
+            "  {}: threshold {:.3} ({}); on {} held-out comments ({} positive) ROC-AUC words {}, \
+             encoder {}, both {}; the gate passed {:.1}% of them and missed {:.1}% of the positives; \
+             combined probability = sigmoid({:.3} x words + {:.3} x encoder {:+.3})",
+            l.name,
+            l.threshold,
+            l.threshold_rule,
+            g.rows,
+            g.positives,
+            f(g.word_roc_auc),
+            f(g.encoder_roc_auc),
+            f(g.combined_roc_auc),
+            100.0 * g.gate_pass,
+            100.0 * g.gate_miss,
+            l.combiner.word,
+            l.combiner.encoder,
+            l.combiner.intercept
+        )?;
+    }
+    Ok(())
+}
+
 /// The model card as text (or pretty JSON).
 fn card(model: &crate::model::Model, json: bool) -> Result<String> {
     let mut out = String::new();
@@ -141,6 +200,9 @@ fn card(model: &crate::model::Model, json: bool) -> Result<String> {
                 cv.roc_auc, cv.pr_auc, cv.precision, cv.recall
             )?;
         }
+    }
+    if let Some(stage) = &model.second_stage {
+        second_stage_card(&mut out, stage)?;
     }
     if let Some(ev) = &model.evaluation {
         writeln!(

@@ -131,6 +131,12 @@ pub struct TrainArgs {
     /// Mark words after a negation (`not`, `never`, ...) as negated.
     #[arg(long)]
     pub negation: bool,
+    /// Leave out of the word model every word that names an identity group
+    /// (the groups of data/identity_terms.txt: `muslims`, `women`, `gay`,
+    /// ...), so that it learns what is said about a group rather than which
+    /// group is named (see `moderate info`).
+    #[arg(long)]
+    pub blind_identities: bool,
     /// Analyse text as written: no de-obfuscation (letter spacing,
     /// separators, leetspeak) and no folding of look-alike letters. For
     /// measuring what de-obfuscation buys.
@@ -282,6 +288,12 @@ pub struct SecondStageArgs {
         help_heading = "Second stage (sentence encoder)"
     )]
     pub gate_recall: f32,
+    /// Train every second epoch on copies of the comments that name an
+    /// identity group with the group swapped for another
+    /// (data/identity_swaps.txt), so the encoder learns what is said, not
+    /// who is named.
+    #[arg(long, help_heading = "Second stage (sentence encoder)")]
+    pub swap_identities: bool,
 }
 
 /// Adds `comment` to `comments`, or, when its id was seen before, lets its
@@ -501,6 +513,9 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
             negation: args.negation,
             deobfuscate: !args.no_deobfuscate,
             fold_confusables: !args.no_deobfuscate,
+            identity_mask: args
+                .blind_identities
+                .then(|| std::sync::Arc::new(crate::text::identity::IdentityMask::builtin())),
             ..Default::default()
         },
         ngrams: NgramConfig {
@@ -773,11 +788,33 @@ fn fit_second_stage(
         held_out_share: second.encoder_held_out,
         gate_recall: second.gate_recall,
         threshold: config.threshold,
+        swap_identities: second.swap_identities,
+    };
+    let group_of: Vec<u32> = match &config.cv_by {
+        Some(column) => comments
+            .iter()
+            .map(|c| {
+                let v = c.fields.get(column).map_or("", String::as_str);
+                report
+                    .fold_names
+                    .binary_search_by(|n| n.as_str().cmp(v))
+                    .unwrap_or(0) as u32
+            })
+            .collect(),
+        None => Vec::new(),
     };
     let view = WordModelView {
         labels: &labels,
         out_of_fold: &report.out_of_fold,
         calibration: model.labels.iter().map(|l| l.calibration).collect(),
+        groups: config
+            .cv_by
+            .as_deref()
+            .map(|column| crate::encoder::fit::Groups {
+                column,
+                names: &report.fold_names,
+                of: &group_of,
+            }),
     };
     let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
     let ids: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
@@ -803,8 +840,11 @@ fn fit_second_stage(
                 mean_pieces,
                 truncated,
                 held_out,
+                counterfactual,
             } => eprintln!(
-                "second stage: {rows} comments, {mean_pieces:.1} word pieces on average,                  {truncated} cut to {} pieces; {held_out} held out to combine the readers",
+                "second stage: {rows} comments, {mean_pieces:.1} word pieces on average, \
+                 {truncated} cut to {} pieces; {held_out} held out to combine the readers; \
+                 {counterfactual} counterfactual copies",
                 second.encoder_max_pieces
             ),
             StageProgress::Caching { done, total } => {
@@ -827,6 +867,10 @@ fn fit_second_stage(
                     left / 60.0
                 );
             }
+            StageProgress::GroupFold { group, fold, folds } => eprintln!(
+                "second stage: held-out group {fold}/{folds}: training the encoder top without \
+                 `{group}`"
+            ),
             StageProgress::Label(l) => eprintln!(
                 "second stage: {} held out: ROC-AUC words {} encoder {} both {}; gate passes {:.1}%, \
                  misses {:.1}% of positives",
@@ -1087,6 +1131,56 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
              fold models score on different scales, as on small data. fold_mean: the mean \
              of the per-fold figures."
         )?;
+    }
+    if let Some(stage) = &model.second_stage {
+        writeln!(
+            out,
+            "second stage: encoder top trained on {} comments, {} held out to combine the \
+             readers, gate and thresholds",
+            stage.recipe.train_rows, stage.recipe.held_out_rows
+        )?;
+        writeln!(
+            out,
+            "{:<10} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "label", "threshold", "words_auc", "enc_auc", "both_auc", "gate_pass", "gate_miss"
+        )?;
+        if let Some(cv) = &stage.group_cv {
+            for (l, label) in stage.labels.iter().enumerate() {
+                let per: Vec<String> = cv
+                    .groups
+                    .iter()
+                    .zip(&cv.combined_roc_auc[l])
+                    .map(|(g, a)| format!("{g} {}", fmt_auc(*a)))
+                    .collect();
+                writeln!(
+                    out,
+                    "  {} held-out-{} ROC-AUC, both readers: mean {} (words alone {}, encoder \
+                     alone {}): {}",
+                    label.name,
+                    cv.column,
+                    fmt_auc(crate::encoder::stage::GroupCv::mean(
+                        &cv.combined_roc_auc[l]
+                    )),
+                    fmt_auc(crate::encoder::stage::GroupCv::mean(&cv.word_roc_auc[l])),
+                    fmt_auc(crate::encoder::stage::GroupCv::mean(&cv.encoder_roc_auc[l])),
+                    per.join(", ")
+                )?;
+            }
+        }
+        for l in &stage.labels {
+            let g = &l.figures;
+            writeln!(
+                out,
+                "{:<10} {:>9.3} {:>10} {:>10} {:>10} {:>9.1}% {:>9.1}%",
+                l.name,
+                l.threshold,
+                fmt_auc(g.word_roc_auc),
+                fmt_auc(g.encoder_roc_auc),
+                fmt_auc(g.combined_roc_auc),
+                100.0 * g.gate_pass,
+                100.0 * g.gate_miss
+            )?;
+        }
     }
     writeln!(
         out,

@@ -373,7 +373,12 @@ impl Layer {
             attended = d.apply(&attended)?;
         }
         let x1 = self.attention_norm.forward(&(attended + &flat)?, train)?;
-        let inner = self.intermediate.forward(&x1)?.gelu_erf()?;
+        let inner = self.intermediate.forward(&x1)?;
+        let inner = if train {
+            inner.gelu_erf()?
+        } else {
+            super::gelu::gelu(&inner)?
+        };
         let mut out = self.output.forward(&inner)?;
         if let Some(d) = dropout {
             out = d.apply(&out)?;

@@ -37,6 +37,10 @@ pub struct StageSettings {
     pub gate_recall: f32,
     /// How thresholds are chosen.
     pub threshold: ThresholdRule,
+    /// Train every second epoch on counterfactual copies of the comments
+    /// that name an identity group (the group swapped for another; see
+    /// [`crate::train::counterfactual`]).
+    pub swap_identities: bool,
 }
 
 impl Default for StageSettings {
@@ -48,6 +52,7 @@ impl Default for StageSettings {
             held_out_share: 0.15,
             gate_recall: 0.98,
             threshold: ThresholdRule::MaxF1,
+            swap_identities: false,
         }
     }
 }
@@ -61,6 +66,21 @@ pub struct WordModelView<'a> {
     pub out_of_fold: &'a [Vec<(u32, f32)>],
     /// Per label, the word model's calibration.
     pub calibration: Vec<Platt>,
+    /// With `--cv-by`: the column, the group names and each comment's
+    /// group (the word model's out-of-fold values are then held-out-group
+    /// ones), for the second stage's own leave-one-group-out figures.
+    pub groups: Option<Groups<'a>>,
+}
+
+/// Comments' groups for leave-one-group-out cross-validation.
+#[derive(Debug, Clone, Copy)]
+pub struct Groups<'a> {
+    /// The column they come from.
+    pub column: &'a str,
+    /// Group names.
+    pub names: &'a [String],
+    /// Each comment's group (index into `names`).
+    pub of: &'a [u32],
 }
 
 /// Progress of [`fit_second_stage`].
@@ -76,6 +96,8 @@ pub enum StageProgress {
         truncated: usize,
         /// Comments held out of the encoder's training.
         held_out: usize,
+        /// Counterfactual copies made (identity groups swapped).
+        counterfactual: usize,
     },
     /// Lower layers run over `done` of `total` comments.
     Caching {
@@ -88,17 +110,31 @@ pub enum StageProgress {
     Step(StepReport),
     /// Held-out figures for one label.
     Label(StageLabel),
+    /// Leave-one-group-out: the top is trained without group `group`.
+    GroupFold {
+        /// The group held out.
+        group: String,
+        /// 1-based fold number.
+        fold: usize,
+        /// Folds in all.
+        folds: usize,
+    },
+}
+
+/// FNV-1a of a comment id.
+fn hash_id(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in id.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// Whether comment `id` is held out (a seeded hash; stable when rows are
 /// added or reordered).
 pub fn is_held_out(id: &str, seed: u64, share: f64) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for &b in id.as_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let h = crate::features::hash::mix(h);
+    let h = crate::features::hash::mix(hash_id(id) ^ seed);
     (h as f64 / u64::MAX as f64) < share
 }
 
@@ -143,12 +179,30 @@ pub fn fit_second_stage(
         .collect();
     let train_rows: Vec<usize> = (0..texts.len()).filter(|&r| !held[r]).collect();
     let held_rows: Vec<usize> = (0..texts.len()).filter(|&r| held[r]).collect();
+    // Counterfactual copies of the training comments, run through the lower
+    // layers with them and trained on in every second epoch.
+    let mut alternates: Vec<Option<usize>> = vec![None; texts.len()];
+    let mut all_targets: Vec<Vec<Option<bool>>> = targets.to_vec();
+    let mut copies = 0usize;
+    if settings.swap_identities {
+        let swapper = crate::train::counterfactual::Swapper::builtin();
+        for &r in &train_rows {
+            let key = crate::features::hash::mix(hash_id(ids[r]) ^ seed.rotate_left(29) ^ 0x5A5A);
+            if let Some(copy) = swapper.swap(texts[r], key) {
+                alternates[r] = Some(sequences.len());
+                sequences.push(tokenizer.ids(&copy).0);
+                all_targets.push(targets[r].clone());
+                copies += 1;
+            }
+        }
+    }
     progress(StageProgress::Tokenized {
         rows: texts.len(),
         mean_pieces: sequences.iter().map(Vec::len).sum::<usize>() as f64
             / texts.len().max(1) as f64,
         truncated,
         held_out: held_rows.len(),
+        counterfactual: copies,
     });
     for (l, name) in word.labels.iter().enumerate() {
         let (pos, neg) = held_rows
@@ -182,8 +236,9 @@ pub fn fit_second_stage(
     let data = TopData {
         cache: &cache,
         rows: &train_rows,
-        targets,
+        targets: &all_targets,
         labels: n_labels,
+        alternates: settings.swap_identities.then_some(alternates.as_slice()),
     };
     let top = train_top(&bert, first, &data, &settings.top, &|r| {
         progress(StageProgress::Step(r))
@@ -209,6 +264,7 @@ pub fn fit_second_stage(
             target_recall: settings.gate_recall,
         },
         recipe: StageRecipe::default(),
+        group_cv: None,
         weights,
         encoder: None,
     };
@@ -216,7 +272,6 @@ pub fn fit_second_stage(
     let z_encoder = stored_top
         .predict_cached(&cache, &held_rows, settings.top.threads)
         .map_err(candle)?;
-    drop(cache);
 
     // The word model's out-of-fold view of the held-out rows.
     let mut z_word: Vec<Vec<Option<f32>>> = vec![vec![None; n_labels]; texts.len()];
@@ -313,6 +368,19 @@ pub fn fit_second_stage(
         progress(StageProgress::Label(label.clone()));
         stage.labels.push(label);
     }
+    if let Some(groups) = word.groups {
+        let ctx = GroupCvContext {
+            bert: &bert,
+            first,
+            cache: &cache,
+            targets: &all_targets,
+            alternates: settings.swap_identities.then_some(alternates.as_slice()),
+            z_word: &z_word,
+            n: texts.len(),
+        };
+        stage.group_cv = Some(group_cv(&ctx, groups, &stage, settings, progress)?);
+    }
+    drop(cache);
     stage.recipe = StageRecipe {
         train_rows: train_rows.len() as u64,
         held_out_rows: held_rows.len() as u64,
@@ -324,6 +392,82 @@ pub fn fit_second_stage(
         threads: settings.top.threads as u32,
     };
     Ok(stage)
+}
+
+/// What leave-one-group-out training needs from the main fit.
+struct GroupCvContext<'a> {
+    bert: &'a super::bert::Bert,
+    first: usize,
+    cache: &'a StateCache,
+    targets: &'a [Vec<Option<bool>>],
+    alternates: Option<&'a [Option<usize>]>,
+    z_word: &'a [Vec<Option<f32>>],
+    /// Real comments (cache rows past this are counterfactual copies).
+    n: usize,
+}
+
+/// For each group: trains the top on every other group's comments, scores
+/// the group's, and combines with the word model's held-out-group values
+/// by the stage's combiners.
+fn group_cv(
+    ctx: &GroupCvContext<'_>,
+    groups: Groups<'_>,
+    stage: &SecondStage,
+    settings: &StageSettings,
+    progress: &(dyn Fn(StageProgress) + Sync),
+) -> Result<super::stage::GroupCv> {
+    let n_labels = stage.labels.len();
+    let k = groups.names.len();
+    let mut out = super::stage::GroupCv {
+        column: groups.column.to_string(),
+        groups: groups.names.to_vec(),
+        word_roc_auc: vec![vec![None; k]; n_labels],
+        encoder_roc_auc: vec![vec![None; k]; n_labels],
+        combined_roc_auc: vec![vec![None; k]; n_labels],
+    };
+    for (g, name) in groups.names.iter().enumerate() {
+        let inside: Vec<usize> = (0..ctx.n).filter(|&r| groups.of[r] == g as u32).collect();
+        let outside: Vec<usize> = (0..ctx.n).filter(|&r| groups.of[r] != g as u32).collect();
+        progress(StageProgress::GroupFold {
+            group: name.clone(),
+            fold: g + 1,
+            folds: k,
+        });
+        let data = TopData {
+            cache: ctx.cache,
+            rows: &outside,
+            targets: ctx.targets,
+            labels: n_labels,
+            alternates: ctx.alternates,
+        };
+        let candle = |e: candle_core::Error| Error::Training(format!("encoder: {e}"));
+        let top = train_top(ctx.bert, ctx.first, &data, &settings.top, &|r| {
+            progress(StageProgress::Step(r))
+        })
+        .map_err(candle)?;
+        let z = top
+            .predict_cached(ctx.cache, &inside, settings.top.threads)
+            .map_err(candle)?;
+        for (l, label) in stage.labels.iter().enumerate() {
+            let (mut zw, mut ze, mut y) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, &r) in inside.iter().enumerate() {
+                if let (Some(t), Some(w)) = (ctx.targets[r][l], ctx.z_word[r][l]) {
+                    zw.push(w);
+                    ze.push(z[i][l]);
+                    y.push(t);
+                }
+            }
+            let both: Vec<f32> = zw
+                .iter()
+                .zip(&ze)
+                .map(|(&a, &b)| label.combiner.decision(a, b))
+                .collect();
+            out.word_roc_auc[l][g] = metrics::roc_auc(&zw, &y);
+            out.encoder_roc_auc[l][g] = metrics::roc_auc(&ze, &y);
+            out.combined_roc_auc[l][g] = metrics::roc_auc(&both, &y);
+        }
+    }
+    Ok(out)
 }
 
 /// The trained top as it will run after storing (float16-rounded weights).

@@ -14,6 +14,7 @@ pub mod base;
 pub mod bert;
 pub mod cache;
 pub mod fit;
+pub mod gelu;
 pub mod pieces;
 pub mod stage;
 pub mod tiny;

@@ -203,6 +203,32 @@ pub struct StageLabel {
     pub figures: StageFigures,
 }
 
+/// Leave-one-group-out figures of the second stage (`train --cv-by`): for
+/// each group, the encoder top trained without it (the word model's
+/// decision values are its own held-out-group ones), scored on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupCv {
+    /// The column the groups come from (e.g. `source`).
+    pub column: String,
+    /// Group names, in order.
+    pub groups: Vec<String>,
+    /// Per label, per group: ROC-AUC of the word model alone.
+    pub word_roc_auc: Vec<Vec<Option<f64>>>,
+    /// Per label, per group: ROC-AUC of the encoder head alone.
+    pub encoder_roc_auc: Vec<Vec<Option<f64>>>,
+    /// Per label, per group: ROC-AUC of the combined probability (every
+    /// comment read by both readers; no gate).
+    pub combined_roc_auc: Vec<Vec<Option<f64>>>,
+}
+
+impl GroupCv {
+    /// The mean of the defined figures of one label's row.
+    pub fn mean(row: &[Option<f64>]) -> Option<f64> {
+        let v: Vec<f64> = row.iter().flatten().copied().collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
 /// How the second stage was trained, for the model card.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageRecipe {
@@ -241,6 +267,8 @@ pub struct SecondStage {
     pub gate: Gate,
     /// How it was trained.
     pub recipe: StageRecipe,
+    /// Leave-one-group-out figures, when trained with `--cv-by`.
+    pub group_cv: Option<GroupCv>,
     /// The trained layers and heads, a float16 safetensors file (its own
     /// section of the model file; not part of the serde form).
     #[serde(skip)]
@@ -274,6 +302,7 @@ impl PartialEq for SecondStage {
             && self.labels == other.labels
             && self.gate == other.gate
             && self.recipe == other.recipe
+            && self.group_cv == other.group_cv
             && self.weights == other.weights
     }
 }

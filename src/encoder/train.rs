@@ -75,6 +75,10 @@ pub struct TopData<'a> {
     pub targets: &'a [Vec<Option<bool>>],
     /// Labels (heads).
     pub labels: usize,
+    /// Per row, another cache row to train on in its place in every second
+    /// epoch (a counterfactual copy; see
+    /// [`crate::train::counterfactual`]), if it has one.
+    pub alternates: Option<&'a [Option<usize>]>,
 }
 
 /// What [`train_top`] reports as it goes.
@@ -297,6 +301,7 @@ pub fn train_top(
         rows,
         targets,
         labels: n_labels,
+        alternates,
     } = *data;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(settings.seed);
     let mut layer_vars = Vec::new();
@@ -333,9 +338,18 @@ pub fn train_top(
         params(settings.head_lr),
     )?;
 
+    // Odd epochs train on the counterfactual copies where rows have one.
+    let swapped: Vec<usize> = match alternates {
+        Some(alt) => rows
+            .iter()
+            .map(|&r| alt.get(r).copied().flatten().unwrap_or(r))
+            .collect(),
+        None => rows.to_vec(),
+    };
     let mut plan: Vec<Vec<Vec<usize>>> = Vec::new();
-    for _ in 0..settings.epochs {
-        plan.push(epoch_steps(rows, cache, settings, &mut rng));
+    for e in 0..settings.epochs {
+        let epoch_rows = if e % 2 == 1 { &swapped } else { rows };
+        plan.push(epoch_steps(epoch_rows, cache, settings, &mut rng));
     }
     let total: usize = plan.iter().map(Vec::len).sum();
     let threads = settings.threads.max(1);

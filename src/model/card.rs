@@ -37,6 +37,16 @@ pub fn card_json(model: &Model) -> serde_json::Value {
             "cross_validation": l.cross_validation,
         })).collect::<Vec<_>>(),
         "evaluation": model.evaluation,
+        "second_stage": model.second_stage.as_ref().map(|s| serde_json::json!({
+            "base_sha256": s.base_sha256,
+            "base_config": s.base_config,
+            "max_pieces": s.max_pieces,
+            "trained_layers": s.base_config.num_hidden_layers as u32 - s.first_trained_layer,
+            "trained_weight_bytes": s.weights.len(),
+            "gate": s.gate,
+            "recipe": s.recipe,
+            "labels": s.labels,
+        })),
         "limitations": model.limitations,
     })
 }

@@ -12,7 +12,8 @@
 //!               1 = the word list ([`KnownWords`], bincode),
 //!               2 = the second stage ([`SecondStage`], bincode),
 //!               3 = the second stage's trained layers and heads (a float16
-//!                   safetensors file)
+//!                   safetensors file),
+//!               4 = the identity mask (stems, bincode)
 //! ```
 //!
 //! The sections keep the model's own encoding unchanged whatever it carries.
@@ -42,6 +43,7 @@ const PREVIOUS_VERSION: u32 = 3;
 const SECTION_WORDS: u8 = 1;
 const SECTION_STAGE: u8 = 2;
 const SECTION_STAGE_WEIGHTS: u8 = 3;
+const SECTION_IDENTITY_MASK: u8 = 4;
 const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
@@ -72,6 +74,12 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
         section(
             SECTION_WORDS,
             &codec().serialize(known_words).map_err(fail)?,
+        );
+    }
+    if let Some(mask) = &model.analyzer.identity_mask {
+        section(
+            SECTION_IDENTITY_MASK,
+            &codec().serialize(mask.as_ref()).map_err(fail)?,
         );
     }
     if let Some(stage) = &model.second_stage {
@@ -162,7 +170,7 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
 fn read_sections(model: &mut Model, mut rest: &[u8]) -> std::result::Result<(), String> {
     let mut stage: Option<SecondStage> = None;
     let mut stage_weights: Option<Vec<u8>> = None;
-    let mut seen = [false; 4];
+    let mut seen = [false; 5];
     while !rest.is_empty() {
         if rest.len() < 9 {
             return Err(format!("{} stray bytes after the model", rest.len()));
@@ -196,6 +204,13 @@ fn read_sections(model: &mut Model, mut rest: &[u8]) -> std::result::Result<(), 
                 );
             }
             SECTION_STAGE_WEIGHTS => stage_weights = Some(body.to_vec()),
+            SECTION_IDENTITY_MASK => {
+                model.analyzer.identity_mask = Some(std::sync::Arc::new(
+                    codec()
+                        .deserialize::<crate::text::identity::IdentityMask>(body)
+                        .map_err(|e| format!("cannot decode the identity mask: {e}"))?,
+                ));
+            }
             other => {
                 return Err(format!(
                     "unknown section {other}: written by a newer moderate? Use that version \

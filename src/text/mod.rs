@@ -11,6 +11,7 @@
 
 pub mod chunks;
 pub mod deobfuscate;
+pub mod identity;
 pub mod known_words;
 pub mod normalize;
 pub mod resolve;
@@ -49,6 +50,11 @@ pub struct AnalyzerConfig {
     /// it is not part of this struct's serde form (and not of `info --json`).
     #[serde(skip)]
     pub known_words: Option<KnownWords>,
+    /// Words naming identity groups, left out of the tokens (see
+    /// [`identity`]); stored in its own section of the model file, so not
+    /// part of this struct's serde form.
+    #[serde(skip)]
+    pub identity_mask: Option<std::sync::Arc<identity::IdentityMask>>,
 }
 
 impl Default for AnalyzerConfig {
@@ -60,6 +66,7 @@ impl Default for AnalyzerConfig {
             max_bytes: 20_000,
             deobfuscate: true,
             known_words: None,
+            identity_mask: None,
         }
     }
 }
@@ -126,6 +133,9 @@ impl Analyzer {
         if self.config.negation {
             mark_negation(&self.chars, out, &mut self.scratch);
         }
+        if let Some(mask) = self.config.identity_mask.clone() {
+            self.mask_identities(&mask, out);
+        }
         if self.config.stem {
             for i in 0..out.len() {
                 let token = out.tokens()[i];
@@ -148,6 +158,21 @@ impl Analyzer {
             }
         }
         AnalysisInfo { truncated }
+    }
+}
+
+impl Analyzer {
+    /// Leaves out every word whose stem `mask` holds, before stemming and
+    /// feature extraction.
+    fn mask_identities(&mut self, mask: &identity::IdentityMask, out: &mut Tokens) {
+        let stemmer = &mut self.stemmer;
+        out.retain(|word, token| {
+            if token.kind != TokenKind::Word {
+                return true;
+            }
+            let bare = word.strip_prefix(NEGATION_PREFIX).unwrap_or(word);
+            !mask.masks(stemmer.stem(bare))
+        });
     }
 }
 

@@ -99,6 +99,13 @@ impl Tokens {
         &self.buf[token.surface_start as usize..token.surface_end as usize]
     }
 
+    /// Keeps the tokens for which `keep(text, token)` is true, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Token) -> bool) {
+        let buf = &self.buf;
+        self.tokens
+            .retain(|t| keep(&buf[t.text_start as usize..t.text_end as usize], t));
+    }
+
     /// Iterates over `(text, token)` pairs.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Token)> {
         self.tokens.iter().map(move |t| (self.text(t), t))

@@ -13,6 +13,7 @@
 
 pub mod augment;
 pub mod corpus;
+pub mod counterfactual;
 mod schedule;
 pub mod streaming;
 
