@@ -651,6 +651,53 @@ fn batch_scoring_matches_moderate_score_line_for_line() {
 }
 
 #[test]
+fn info_json_names_the_version_the_server_sends() {
+    // `moderate info --json` and the server agree on the model version: the
+    // header every response carries, for the built-in model and for a file.
+    let info = |args: &[&str]| -> Value {
+        serde_json::from_slice(
+            &Command::new(bin())
+                .args(["info", "--json"])
+                .args(args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+        .unwrap()
+    };
+    let server = Server::start(&[], &[]);
+    let header = server.get("/healthz");
+    let header = header
+        .header("x-moderate-model-version")
+        .expect("the version header")
+        .to_string();
+    assert_eq!(header.len(), 12, "{header}");
+    assert_eq!(info(&[])["version"], json!(header), "the built-in model");
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.model");
+    Command::new(bin())
+        .args(["train", "--data"])
+        .arg(data("examples.csv"))
+        .args(["--min-df", "1", "--cv", "0", "--no-encoder"])
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let path = model.to_str().unwrap();
+    let server = Server::start(&["--model", path], &[]);
+    let header = server.get("/healthz");
+    let header = header.header("x-moderate-model-version").unwrap();
+    let card = info(&["--model", path]);
+    assert_eq!(card["version"], json!(header), "a model file");
+    assert_eq!(
+        card["format_version"],
+        json!(4),
+        "this build writes format 4"
+    );
+}
+
+#[test]
 fn model_card_health_and_metrics() {
     let server = Server::start(&[], &[]);
     let card = server.get("/v1/model");
@@ -665,7 +712,15 @@ fn model_card_health_and_metrics() {
             .stdout,
     )
     .unwrap();
-    for key in ["labels", "training", "features", "limitations", "analyzer"] {
+    for key in [
+        "version",
+        "format_version",
+        "labels",
+        "training",
+        "features",
+        "limitations",
+        "analyzer",
+    ] {
         assert_eq!(card[key], info[key], "{key}");
     }
     assert_eq!(card["serving"]["attributes"]["THREAT"], "violent");

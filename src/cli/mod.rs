@@ -108,6 +108,22 @@ pub fn load_model(path: Option<&Path>) -> crate::Result<Model> {
     }
 }
 
+/// Loads `path` (or the built-in default model when `None`) as
+/// [`load_model`] does, with the identity of its file (version and format).
+pub fn load_model_with_id(path: Option<&Path>) -> crate::Result<(Model, crate::model::FileId)> {
+    match path {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| crate::Error::io(p, e))?;
+            let model = crate::model::load_bytes(&bytes, p)?;
+            Ok((model, crate::model::FileId::of(&bytes)))
+        }
+        None => Ok((
+            load_model(None)?,
+            crate::model::FileId::of(crate::DEFAULT_MODEL_BYTES),
+        )),
+    }
+}
+
 /// Loads the model for scoring: with its second stage's encoder attached
 /// unless `--word-only`.
 pub fn load_model_for_scoring(path: Option<&Path>, encoder: &EncoderArgs) -> anyhow::Result<Model> {

@@ -326,9 +326,12 @@ fn lines_to_array(lines: &[u8]) -> Vec<u8> {
 /// this server serves: the version, where it was loaded from, the
 /// thresholds in force and the attribute names.
 pub fn model_card(served: &Served, languages: &str) -> serde_json::Value {
-    let mut card = crate::model::card::card_json(&served.model);
+    let file = crate::model::FileId {
+        version: served.version.clone(),
+        format: served.format,
+    };
+    let mut card = crate::model::card::card_json(&served.model, &file);
     let labels = served.label_names();
-    card["version"] = serde_json::json!(served.version);
     card["serving"] = serde_json::json!({
         "source": served.source,
         "loaded_at": served.loaded_at,
