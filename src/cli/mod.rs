@@ -191,6 +191,7 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
         c.downcast_ref::<crate::Error>()
             .is_some_and(crate::Error::is_input_error)
             || c.downcast_ref::<UsageError>().is_some()
+            || c.downcast_ref::<rejects::Stopped>().is_some()
     });
     ExitCode::from(if input { 2 } else { 1 })
 }

@@ -314,8 +314,13 @@ impl CsvSource {
             let end = self.reader.position().byte();
             if self.reader.get_ref().unterminated_at(end) {
                 self.records += 1;
-                let message = self.recover();
-                return Some(Err(Error::input(&self.path, line, message)));
+                let (message, resumed_at) = self.recover();
+                return Some(Err(Error::Input {
+                    path: self.path.clone(),
+                    line,
+                    message,
+                    resumed_at,
+                }));
             }
             self.reader.get_mut().forget_before(end);
             if self.record.len() <= 1 && self.record.iter().all(|f| f.trim_ascii().is_empty()) {
@@ -333,8 +338,8 @@ impl CsvSource {
     /// After a record that ended inside an unclosed quote at the end of the
     /// input: goes on reading on the line after the one where that quote
     /// opened, if the recovery budget allows. Returns the error message for
-    /// the bad record.
-    fn recover(&mut self) -> String {
+    /// the bad record and the line reading resumes on, if it does.
+    fn recover(&mut self) -> (String, Option<u64>) {
         let opened = self.reader.get_ref().last_open.1;
         let rest = self.reader.get_mut().after_unclosed_quote();
         match rest {
@@ -345,19 +350,26 @@ impl CsvSource {
                     .has_headers(false)
                     .flexible(true)
                     .from_reader(tracker);
-                format!(
-                    "unterminated quoted field: the `\"` opened on line {line} is never closed; \
-                     the record was skipped up to that line and reading resumed on line {}",
-                    line + 1
+                (
+                    format!(
+                        "unterminated quoted field: the `\"` opened on line {line} is never closed"
+                    ),
+                    Some(line + 1),
                 )
             }
-            Some(_) => format!(
-                "unterminated quoted field: the `\"` opened on line {opened} is never closed, \
-                 so the rest of the input was read as one field (too many unclosed quotes \
-                 to recover from)"
+            Some(_) => (
+                format!(
+                    "unterminated quoted field: the `\"` opened on line {opened} is never closed, \
+                     so the rest of the input was read as one field (too many unclosed quotes \
+                     to recover from)"
+                ),
+                None,
             ),
-            None => format!(
-                "unterminated quoted field: the `\"` opened on line {opened} is never closed"
+            None => (
+                format!(
+                    "unterminated quoted field: the `\"` opened on line {opened} is never closed"
+                ),
+                None,
             ),
         }
     }
@@ -706,7 +718,17 @@ mod tests {
         assert_eq!(line, 3);
         assert!(msg.starts_with("unterminated quoted field"), "{msg}");
         assert!(msg.contains("opened on line 3"), "{msg}");
-        assert!(msg.contains("resumed on line 4"), "{msg}");
+        // The message says what is wrong, not what the caller did about it;
+        // where reading went on is for a caller that skips the record.
+        assert!(
+            !msg.contains("skipped") && !msg.contains("resumed"),
+            "{msg}"
+        );
+        let reason = got[1].as_ref().unwrap_err().skipped_reason();
+        assert!(
+            reason.ends_with("skipped, and reading resumed on line 4"),
+            "{reason}"
+        );
         // The records after the stray quote are read, with their own lines.
         let rest: Vec<(u64, &str, &str)> = got[2..]
             .iter()
