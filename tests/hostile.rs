@@ -256,6 +256,7 @@ fn a_run_stopped_by_a_bad_record_says_nothing_was_skipped_and_how_to_skip() {
 fn missing_text_column_or_key() {
     let (_d, csv) = file("nocol.csv", b"id,body\n1,hi\n");
     stops_at(&csv, 1, &[], "no `text` column");
+    stops_at(&csv, 1, &[], "use --text-column NAME");
     // A file-level problem: --skip-bad cannot skip it.
     stops_at(&csv, 1, &["--skip-bad"], "no `text` column");
     let (_d, jsonl) = file("nokey.jsonl", b"{\"text\":\"a\"}\n{\"body\":\"b\"}\n");

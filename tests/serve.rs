@@ -651,6 +651,45 @@ fn batch_scoring_matches_moderate_score_line_for_line() {
 }
 
 #[test]
+fn a_batch_without_text_is_told_what_to_send_not_a_cli_flag() {
+    // An HTTP client has no --text-column: the error names what the body
+    // must hold.
+    let server = Server::start(&[], &[]);
+    for (content_type, body, want) in [
+        (
+            "text/csv",
+            &b"id,body\n1,hello\n"[..],
+            "the CSV header must have a `text` column",
+        ),
+        (
+            "application/x-ndjson",
+            b"{\"body\": \"hello\"}\n",
+            "each record must carry its comment under the key `text`",
+        ),
+        (
+            "application/json",
+            b"{\"body\": \"hello\"}",
+            "each record must carry its comment under the key `text`",
+        ),
+    ] {
+        let r = request(
+            server.addr,
+            "POST",
+            "/v1/score",
+            &[("content-type", content_type)],
+            body,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            !message.contains("--text-column"),
+            "{content_type}: a CLI flag told to an HTTP client: {message}"
+        );
+        assert!(message.contains(want), "{content_type}: {message}");
+    }
+}
+
+#[test]
 fn info_json_names_the_version_the_server_sends() {
     // `moderate info --json` and the server agree on the model version: the
     // header every response carries, for the built-in model and for a file.

@@ -78,6 +78,9 @@ impl InputArgs {
             id_column: self.id_column.clone(),
             label_columns: labels.to_vec(),
             keep_columns: keep.to_vec(),
+            missing_text_hint: Some(
+                "use --text-column NAME to name the column (or key) that holds the text".into(),
+            ),
         }
     }
 }

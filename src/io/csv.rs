@@ -246,10 +246,13 @@ impl CsvSource {
             Error::input(
                 &path,
                 line,
-                format!(
-                    "no `{}` column in header (columns: {}); use --text-column to name it",
-                    opts.text_column,
-                    list_names(columns.iter().map(String::as_str))
+                super::with_hint(
+                    format!(
+                        "no `{}` column in header (columns: {})",
+                        opts.text_column,
+                        list_names(columns.iter().map(String::as_str))
+                    ),
+                    opts.missing_text_hint.as_deref(),
                 ),
             )
         })?;
@@ -660,12 +663,20 @@ mod tests {
     fn missing_text_column() {
         let (line, msg) = open_error(b"id,body\n1,x\n", &ReadOptions::default());
         assert_eq!(line, 1);
-        assert_eq!(
-            msg,
-            "no `text` column in header (columns: id, body); use --text-column to name it"
-        );
+        // The reader says what is missing; how to name the column is the
+        // caller's to say, in its own terms.
+        assert_eq!(msg, "no `text` column in header (columns: id, body)");
         let (line, _) = open_error(b"\n\nid,body\n", &ReadOptions::default());
         assert_eq!(line, 3);
+        let hinted = ReadOptions {
+            missing_text_hint: Some("name it with --text-column".into()),
+            ..ReadOptions::default()
+        };
+        let (_, msg) = open_error(b"id,body\n1,x\n", &hinted);
+        assert_eq!(
+            msg,
+            "no `text` column in header (columns: id, body); name it with --text-column"
+        );
     }
 
     #[test]

@@ -120,6 +120,11 @@ pub struct ReadOptions {
     /// Extra columns or keys copied into [`Comment::fields`] when present
     /// (e.g. `source`).
     pub keep_columns: Vec<String>,
+    /// What the caller tells a person whose CSV header or JSON record lacks
+    /// the text column, after the message saying so: how to name it in the
+    /// caller's own terms (a command-line flag, a field of a request).
+    /// `None` says only what is missing.
+    pub missing_text_hint: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -130,6 +135,7 @@ impl Default for ReadOptions {
             id_column: "id".to_string(),
             label_columns: vec!["abusive".to_string(), "violent".to_string()],
             keep_columns: Vec::new(),
+            missing_text_hint: None,
         }
     }
 }
@@ -270,6 +276,14 @@ impl Iterator for CommentReader {
 /// malformed record or read error and returning it.
 pub fn read_all(path: &Path, opts: &ReadOptions) -> Result<Vec<Comment>> {
     CommentReader::open(path, opts)?.collect()
+}
+
+/// `message`, then `; hint` when the caller gave one.
+fn with_hint(message: String, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) if !h.is_empty() => format!("{message}; {h}"),
+        _ => message,
+    }
 }
 
 /// The error for a file whose name does not tell its format.
