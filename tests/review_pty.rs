@@ -538,3 +538,23 @@ fn label_all_queues_the_rest_by_that_labels_score() {
         "{log}"
     );
 }
+
+#[test]
+fn review_shows_html_comments_as_text() {
+    // `review --html` reads a Coral export as the server does: the screen
+    // shows the comment's text, not its markup.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("coral.csv"),
+        "id,text\nh1,\"<p>You are a spineless <b>idiot</b>.</p><p>Go away.</p>\"\n",
+    )
+    .unwrap();
+    train_model(dir.path());
+    let mut s = spawn_with(dir.path(), true, &["coral.csv", "--all", "--html"]);
+    let mut log = String::new();
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.id, "h1", "{log}");
+    assert!(log.contains("Go away."), "{log}");
+    assert!(!log.contains("<p>") && !log.contains("<b>"), "{log}");
+    quit(s, &mut log);
+}

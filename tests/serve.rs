@@ -573,6 +573,58 @@ fn coral_phase_verifies_signatures_and_withholds_or_rejects() {
 }
 
 #[test]
+fn html_comments_score_offline_as_the_server_scores_them() {
+    // A backlog exported from Coral: `moderate score --html` gives each
+    // comment the scores the server gives the same HTML (Perspective's
+    // `"type": "HTML"`, the tags Coral's phase strips too).
+    let bodies = [
+        "<p>You are a spineless <b>idiot</b>.</p><p>Go away.</p>",
+        "<p>Thanks for the <a href=\"https://example.org/x\">link</a>, very helpful.</p>",
+        "<p>Hang the traitors</p><p>from the <i>bridge</i>!</p><script>var idiot = 1;</script>",
+        "<blockquote>Wipe them out</blockquote><p>is what he said. Shameful.</p>",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let lines: Vec<String> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| json!({"id": format!("h{i}"), "text": b}).to_string())
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = Command::new(bin())
+        .arg("score")
+        .arg(&file)
+        .args(["--html", "--exact-scores"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let offline: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let server = Server::start(&[], &[]);
+    for (body, record) in bodies.iter().zip(&offline) {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &json!({"comment": {"text": body, "type": "HTML"},
+                    "requestedAttributes": {"ABUSIVE": {}, "VIOLENT": {}}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let live = r.json();
+        for (attribute, label) in [("ABUSIVE", "abusive"), ("VIOLENT", "violent")] {
+            let live = live["attributeScores"][attribute]["summaryScore"]["value"]
+                .as_f64()
+                .unwrap() as f32;
+            let offline = record["scores"][label].as_f64().unwrap() as f32;
+            assert_eq!(offline, live, "{label} of {body}");
+        }
+    }
+}
+
+#[test]
 fn batch_scoring_matches_moderate_score_line_for_line() {
     let server = Server::start(&[], &[]);
     let input = std::fs::read(data("examples.jsonl")).unwrap();

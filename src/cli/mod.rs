@@ -67,6 +67,14 @@ pub struct InputArgs {
     /// Name of the column or key holding the comment id.
     #[arg(long, default_value = "id", value_name = "NAME")]
     pub id_column: String,
+    /// The comment text is HTML, as Coral sends and exports it: tags are
+    /// removed exactly as `moderate serve` removes them for Coral's
+    /// moderation phase (block tags become line breaks, <script> and
+    /// <style> are dropped, entities are decoded by the analyzer), so a
+    /// backlog scores offline as it did live. --explain spans count in the
+    /// HTML; the table, report and review show the text.
+    #[arg(long)]
+    pub html: bool,
 }
 
 impl InputArgs {
@@ -81,6 +89,7 @@ impl InputArgs {
             missing_text_hint: Some(
                 "use --text-column NAME to name the column (or key) that holds the text".into(),
             ),
+            html: self.html,
         }
     }
 }

@@ -417,6 +417,7 @@ impl CsvSource {
             text,
             labels,
             fields,
+            html: None,
         })
     }
 

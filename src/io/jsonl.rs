@@ -174,6 +174,7 @@ impl JsonlSource {
             text,
             labels,
             fields,
+            html: None,
         })
     }
 }

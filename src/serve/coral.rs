@@ -12,10 +12,10 @@
 //! `COMMENT_DETECTED_TOXIC` flag (the comment waits for a moderator), or
 //! `REJECTED` when a label reaches its configured reject threshold.
 
-use super::html;
 use super::reload::Served;
 use super::wire::RpcError;
 use crate::model::{Scorer, Scores};
+use crate::text::html;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
