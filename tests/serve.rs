@@ -548,10 +548,14 @@ fn coral_phase_verifies_signatures_and_withholds_or_rejects() {
     );
     let r = phase(&body, Some(&rotation));
     assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"], "SYSTEM_WITHHELD");
     assert_eq!(
-        r.json(),
-        json!({"status": "SYSTEM_WITHHELD", "actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}], "tags": []})
+        v["actions"],
+        json!([{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}])
     );
+    assert_eq!(v["tags"], json!([]));
+    assert_eq!(v["moderate"]["labels"], json!(["abusive"]));
     let body = coral_request(&format!("<p>{kind}</p>"));
     let r = phase(&body, Some(&sign("empsec_current", &body)));
     assert_eq!((r.status, r.body.len()), (204, 0));
@@ -570,6 +574,102 @@ fn coral_phase_verifies_signatures_and_withholds_or_rejects() {
     );
     assert_eq!(r.status, 403);
     assert!(r.text().contains("MODERATE_CORAL_SECRETS"));
+}
+
+#[test]
+fn coral_is_told_which_label_and_why() {
+    // A signed Coral request with a call for violence: the answer names
+    // `violent` and its words, in the fields Coral shows a moderator.
+    let call = "Hang the traitors from the bridge and leave them there as a warning.";
+    let exact = Command::new(bin())
+        .args(["score", "-", "--input-format", "text", "--exact-scores"])
+        .write_stdin(call)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let exact: Value = serde_json::from_slice(&exact).unwrap();
+    let violent = exact["scores"]["violent"].as_f64().unwrap();
+    let explained = Command::new(bin())
+        .args(["score", "-", "--input-format", "text", "--explain"])
+        .arg("--threshold")
+        .arg(format!("violent={violent}"))
+        .write_stdin(call)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let explained: Value = serde_json::from_slice(&explained).unwrap();
+    let words: Vec<String> = explained["explain"]["violent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!words.is_empty());
+    // Flag violent at this comment's score and reject there too; abusive
+    // never flags, so the answer is about violent alone.
+    let flag = format!("violent={violent}");
+    let server = Server::start(
+        &[
+            "--threshold",
+            &flag,
+            "--threshold",
+            "abusive=1",
+            "--coral-reject-threshold",
+            &flag,
+        ],
+        &[("MODERATE_CORAL_SECRETS", "empsec_current")],
+    );
+    let body = coral_request(&format!("<p>{call}</p>"));
+    let signed = sign("empsec_current", &body);
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-coral-signature", signed.as_str()),
+    ];
+    let r = request(server.addr, "POST", "/coral/phase", &headers, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"], "REJECTED");
+    let reason = &v["moderationAction"]["rejectionReason"];
+    assert_eq!(v["moderationAction"]["status"], "REJECTED");
+    assert_eq!(reason["code"], "OTHER");
+    assert!(
+        reason["customReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("violent: "),
+        "{reason}"
+    );
+    let detail = reason["detailedExplanation"].as_str().unwrap();
+    assert!(detail.contains("violent"), "{detail}");
+    for w in &words {
+        assert!(detail.contains(w.as_str()), "`{w}` in {detail}");
+    }
+    assert_eq!(v["moderate"]["labels"], json!(["violent"]));
+    assert_eq!(
+        v["moderate"]["model"],
+        json!(r.header("x-moderate-model-version"))
+    );
+    // One phase per label: the violent phase acts, the abusive one has no
+    // opinion, and an unknown label is an error.
+    let r = request(server.addr, "POST", "/coral/phase/violent", &headers, &body);
+    assert_eq!(r.json()["moderate"]["labels"], json!(["violent"]));
+    let r = request(server.addr, "POST", "/coral/phase/abusive", &headers, &body);
+    assert_eq!((r.status, r.body.len()), (204, 0));
+    let r = request(server.addr, "POST", "/coral/phase/spam", &headers, &body);
+    assert_eq!(r.status, 404, "{}", r.text());
+    // The per-label phase is signed like the other.
+    let r = request(
+        server.addr,
+        "POST",
+        "/coral/phase/violent",
+        &[("content-type", "application/json")],
+        &body,
+    );
+    assert_eq!(r.status, 403);
 }
 
 #[test]
