@@ -1147,3 +1147,81 @@ fn html_comments_are_read_as_the_server_reads_them() {
     );
     // review: tests/review_pty.rs review_shows_html_comments_as_text.
 }
+
+#[test]
+fn retraining_without_vectors_keeps_the_built_in_word_clusters() {
+    // The README's retrain command has no --vectors: the model it writes
+    // keeps the word clusters of the built-in model instead of silently
+    // dropping them.
+    let info = |model: Option<&Path>| -> serde_json::Value {
+        let mut cmd = moderate();
+        cmd.args(["info", "--json"]);
+        if let Some(m) = model {
+            cmd.arg("--model").arg(m);
+        }
+        serde_json::from_slice(&cmd.assert().success().get_output().stdout).unwrap()
+    };
+    let built_in = info(None)["word_clusters"].clone();
+    assert!(built_in.is_object(), "the shipped model has word clusters");
+    let dir = tempfile::tempdir().unwrap();
+    let train = |name: &str, extra: &[&str]| -> (PathBuf, String) {
+        let path = dir.path().join(name);
+        let out = moderate()
+            .args(["train", "--no-encoder", "--data"])
+            .arg(data("examples.csv"))
+            .args(["--min-df", "1", "--cv", "0", "--threads", "1"])
+            .args(extra)
+            .arg("--out")
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        (path, String::from_utf8(out).unwrap())
+    };
+    let (kept, said) = train("kept.model", &[]);
+    assert_eq!(info(Some(&kept))["word_clusters"], built_in);
+    assert!(
+        said.contains("reused from the built-in model (no --vectors given"),
+        "{said}"
+    );
+    let card = moderate()
+        .args(["info", "--model"])
+        .arg(&kept)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let words = built_in["words"].as_u64().unwrap();
+    assert!(
+        String::from_utf8_lossy(&card).contains(&format!("word clusters: {words} words")),
+        "info shows them"
+    );
+    // Asked for: none, or those of another model.
+    let (none, said) = train("none.model", &["--no-word-clusters"]);
+    assert!(info(Some(&none))["word_clusters"].is_null());
+    assert!(
+        said.contains("word clusters: none (--no-word-clusters)"),
+        "{said}"
+    );
+    let (again, _) = train(
+        "again.model",
+        &["--word-clusters-from", kept.to_str().unwrap()],
+    );
+    assert_eq!(info(Some(&again))["word_clusters"], built_in);
+    // A model named for its clusters that has none: stop and say so.
+    moderate()
+        .args(["train", "--no-encoder", "--data"])
+        .arg(data("examples.csv"))
+        .args(["--min-df", "1", "--cv", "0", "--word-clusters-from"])
+        .arg(&none)
+        .arg("--out")
+        .arg(dir.path().join("x.model"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "has no word clusters; --vectors FILE builds them",
+        ));
+}
