@@ -2,7 +2,9 @@
 # Regenerates what the README shows from the current build and model: every
 # checked block (see tests/readme.rs) and the report screenshot. Run it after
 # retraining models/default.model or changing an output, then read
-# `git diff README.md`.
+# `git diff README.md`. Figures quoted in prose (`readme-figures`) are checked
+# but never rewritten: the test lists each paragraph the new output no
+# longer supports, to be corrected by hand.
 #
 # The `train` block marked `recorded` is too heavy for the tests, which only
 # check its figures against the model. When they are stale, this script
@@ -72,6 +74,6 @@ else
 fi
 
 if [ "$status" != 0 ]; then
-  echo "README.md was rewritten, but some blocks need a person (see the test output above)" >&2
+  echo "README.md was rewritten, but some blocks or prose figures need a person (see the test output above)" >&2
 fi
 exit "$status"

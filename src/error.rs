@@ -33,6 +33,12 @@ pub enum Error {
         line: u64,
         /// What is wrong and, where possible, what to do about it.
         message: String,
+        /// For a reader that goes on after this record, the line it went on
+        /// from, when that is not simply the next record (a CSV quote never
+        /// closed swallows the rest of the input; reading resumes on the line
+        /// after the one where it opened). Says nothing of what the caller
+        /// does: a command that stops at the record skips nothing.
+        resumed_at: Option<u64>,
     },
 
     /// A model file could not be read: wrong format, version or damage.
@@ -77,6 +83,22 @@ impl Error {
             path: path.into(),
             line,
             message: message.into(),
+            resumed_at: None,
+        }
+    }
+
+    /// For an [`Error::Input`] that a command skipped (`--skip-bad`): its
+    /// message, and where reading went on when that was not the next record;
+    /// for any other error, its text.
+    pub fn skipped_reason(&self) -> String {
+        match self {
+            Error::Input {
+                message,
+                resumed_at: Some(at),
+                ..
+            } => format!("{message}; skipped, and reading resumed on line {at}"),
+            Error::Input { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 

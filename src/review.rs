@@ -77,8 +77,11 @@ pub struct QueueSpec {
     /// first), then those flagged for the second and not yet queued, and so
     /// on. Comments flagged only for other labels are left out.
     pub labels: Vec<usize>,
-    /// Queue every other comment too, after those, highest
-    /// [`QueueItem::max_score`] first (`review --all`).
+    /// Queue every other comment too, after those (`review --all`),
+    /// ordered by the queued labels: highest score for the first of
+    /// [`labels`](Self::labels) first, ties by the next label's score, then
+    /// in input order. So `--label violent --all` puts the near misses of
+    /// `violent` first, whatever their score for another label.
     pub include_unflagged: bool,
 }
 
@@ -124,7 +127,17 @@ pub fn queue_order(items: &[QueueItem], decided: &HashSet<String>, spec: &QueueS
         let mut rest: Vec<usize> = (0..items.len())
             .filter(|&i| !queued[i] && open(i))
             .collect();
-        rest.sort_by(|&a, &b| items[b].max_score().total_cmp(&items[a].max_score()));
+        // A stable sort keeps input order among equal scores.
+        rest.sort_by(|&a, &b| {
+            spec.labels
+                .iter()
+                .map(|&l| {
+                    let score = |i: usize| items[i].scores.get(l).copied().unwrap_or(0.0);
+                    score(b).total_cmp(&score(a))
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         order.extend(rest);
     }
     order
@@ -836,7 +849,7 @@ mod tests {
             include_unflagged: false,
         };
         assert_eq!(queue_order(&items(), &none, &violent), vec![2, 4, 3]);
-        // --label violent --all: the others follow by their highest score.
+        // --label violent --all: the others follow by their violent score.
         let violent_all = QueueSpec {
             include_unflagged: true,
             ..violent
@@ -851,6 +864,43 @@ mod tests {
         );
         let decided: HashSet<String> = ["c".to_string(), "d".to_string()].into();
         assert_eq!(queue_order(&items(), &decided, &spec), vec![0, 4]);
+    }
+
+    #[test]
+    fn with_all_the_others_follow_by_the_reviewed_labels_score() {
+        // `--label violent --all`: after the violent flags come the near
+        // misses of violent, not the comments another label scores high.
+        let list = vec![
+            item("threat", &[0.1, 0.9], &[false, true]),
+            item("insult", &[0.95, 0.02], &[true, false]),
+            item("benign", &[0.3, 0.01], &[false, false]),
+            item("near-miss", &[0.05, 0.18], &[false, false]),
+            item("tie-a", &[0.2, 0.1], &[false, false]),
+            item("tie-b", &[0.4, 0.1], &[false, false]),
+        ];
+        let violent_all = QueueSpec {
+            labels: vec![1],
+            include_unflagged: true,
+        };
+        let ids = |spec: &QueueSpec| -> Vec<&str> {
+            queue_order(&list, &HashSet::new(), spec)
+                .into_iter()
+                .map(|i| list[i].id.as_str())
+                .collect()
+        };
+        assert_eq!(
+            ids(&violent_all),
+            ["threat", "near-miss", "tie-a", "tie-b", "insult", "benign"]
+        );
+        // Two labels: the first orders, the second breaks its ties.
+        let both = QueueSpec {
+            labels: vec![1, 0],
+            include_unflagged: true,
+        };
+        assert_eq!(
+            ids(&both),
+            ["threat", "insult", "near-miss", "tie-b", "tie-a", "benign"]
+        );
     }
 
     #[test]

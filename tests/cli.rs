@@ -1033,3 +1033,195 @@ fn usage_lines_name_each_file_argument_differently() {
             "Usage: moderate report [OPTIONS] --out <HTML> [INPUT]",
         ));
 }
+
+/// A backlog exported from Coral: HTML bodies, labelled.
+const CORAL_EXPORT: &str = "\
+id,text,abusive,violent
+h1,\"<p>You are a spineless <b>idiot</b>.</p><p>Go away.</p>\",1,0
+h2,\"<p>Thanks for the <a href=\"\"https://example.org/x\"\">link</a>, very helpful.</p>\",0,0
+h3,\"<p>Hang the traitors</p><p>from the <i>bridge</i>!</p><script>var idiot = 1;</script>\",1,1
+h4,\"<blockquote>Wipe them out</blockquote><p>is what he said. Shameful.</p>\",0,0
+";
+
+/// The same comments as the server reads them (tags removed, blocks on
+/// lines of their own, scripts dropped; `moderate::text::html`'s tests pin
+/// the rules).
+const CORAL_EXPORT_AS_TEXT: &str = "\
+id,text,abusive,violent
+h1,\"You are a spineless idiot.\nGo away.\",1,0
+h2,\"Thanks for the link, very helpful.\",0,0
+h3,\"Hang the traitors\nfrom the bridge!\",1,1
+h4,\"Wipe them out\nis what he said. Shameful.\",0,0
+";
+
+#[test]
+fn html_comments_are_read_as_the_server_reads_them() {
+    // --html strips tags with the server's own function (what it does for
+    // Coral), so score, eval, report and review read the export as it was
+    // scored live; --explain spans count in the HTML. (tests/serve.rs
+    // compares with the server itself.)
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("coral.csv");
+    std::fs::write(&html, CORAL_EXPORT).unwrap();
+    let rows: Vec<Vec<String>> = csv::Reader::from_reader(CORAL_EXPORT.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let plain = CORAL_EXPORT_AS_TEXT;
+    let plain_path = dir.path().join("plain.csv");
+    std::fs::write(&plain_path, plain).unwrap();
+    let scores = |path: &Path, extra: &[&str]| -> Vec<serde_json::Value> {
+        jsonl(
+            &moderate()
+                .arg("score")
+                .arg(path)
+                .args(["--exact-scores"])
+                .args(extra)
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+    };
+    let with_html = scores(&html, &["--html"]);
+    assert_eq!(with_html, scores(&plain_path, &[]), "score --html");
+    // Without --html the tags are read as words: the scores differ.
+    assert_ne!(scores(&html, &[]), with_html, "tags change the scores");
+    // --explain spans point into the HTML as written.
+    for r in scores(&html, &["--html", "--explain", "--top", "3"]) {
+        let id = r["id"].as_str().unwrap();
+        let written = &rows.iter().find(|row| row[0] == id).unwrap()[1];
+        for (_, terms) in r["explain"].as_object().unwrap() {
+            for t in terms.as_array().unwrap() {
+                let term = t["term"].as_str().unwrap();
+                for span in t["spans"].as_array().unwrap() {
+                    let (a, b) = (span[0].as_u64().unwrap(), span[1].as_u64().unwrap());
+                    let shown = &written[a as usize..b as usize];
+                    assert!(
+                        shown.to_lowercase().starts_with(
+                            &term
+                                .split_whitespace()
+                                .next()
+                                .unwrap_or_default()
+                                .to_lowercase()
+                        ),
+                        "{id}: `{term}` at {a}..{b} of the HTML is {shown:?}"
+                    );
+                }
+            }
+        }
+    }
+    // eval reads the labels of the HTML file as of the plain one.
+    let eval = |path: &Path, extra: &[&str]| -> String {
+        let out = moderate()
+            .args(["eval", "--json", "--data"])
+            .arg(path)
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(
+        eval(&html, &["--html"]),
+        eval(&plain_path, &[]),
+        "eval --html"
+    );
+    // The report shows the text, not the markup.
+    let page = moderate()
+        .arg("report")
+        .arg(&html)
+        .args(["--html", "--all", "--out", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("away.</p>"), "the comment's text is listed");
+    assert!(
+        !page.contains("&lt;p&gt;") && !page.contains("&lt;script"),
+        "no markup shown as text"
+    );
+    // review: tests/review_pty.rs review_shows_html_comments_as_text.
+}
+
+#[test]
+fn retraining_without_vectors_keeps_the_built_in_word_clusters() {
+    // The README's retrain command has no --vectors: the model it writes
+    // keeps the word clusters of the built-in model instead of silently
+    // dropping them.
+    let info = |model: Option<&Path>| -> serde_json::Value {
+        let mut cmd = moderate();
+        cmd.args(["info", "--json"]);
+        if let Some(m) = model {
+            cmd.arg("--model").arg(m);
+        }
+        serde_json::from_slice(&cmd.assert().success().get_output().stdout).unwrap()
+    };
+    let built_in = info(None)["word_clusters"].clone();
+    assert!(built_in.is_object(), "the shipped model has word clusters");
+    let dir = tempfile::tempdir().unwrap();
+    let train = |name: &str, extra: &[&str]| -> (PathBuf, String) {
+        let path = dir.path().join(name);
+        let out = moderate()
+            .args(["train", "--no-encoder", "--data"])
+            .arg(data("examples.csv"))
+            .args(["--min-df", "1", "--cv", "0", "--threads", "1"])
+            .args(extra)
+            .arg("--out")
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        (path, String::from_utf8(out).unwrap())
+    };
+    let (kept, said) = train("kept.model", &[]);
+    assert_eq!(info(Some(&kept))["word_clusters"], built_in);
+    assert!(
+        said.contains("reused from the built-in model (no --vectors given"),
+        "{said}"
+    );
+    let card = moderate()
+        .args(["info", "--model"])
+        .arg(&kept)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let words = built_in["words"].as_u64().unwrap();
+    assert!(
+        String::from_utf8_lossy(&card).contains(&format!("word clusters: {words} words")),
+        "info shows them"
+    );
+    // Asked for: none, or those of another model.
+    let (none, said) = train("none.model", &["--no-word-clusters"]);
+    assert!(info(Some(&none))["word_clusters"].is_null());
+    assert!(
+        said.contains("word clusters: none (--no-word-clusters)"),
+        "{said}"
+    );
+    let (again, _) = train(
+        "again.model",
+        &["--word-clusters-from", kept.to_str().unwrap()],
+    );
+    assert_eq!(info(Some(&again))["word_clusters"], built_in);
+    // A model named for its clusters that has none: stop and say so.
+    moderate()
+        .args(["train", "--no-encoder", "--data"])
+        .arg(data("examples.csv"))
+        .args(["--min-df", "1", "--cv", "0", "--word-clusters-from"])
+        .arg(&none)
+        .arg("--out")
+        .arg(dir.path().join("x.model"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "has no word clusters; --vectors FILE builds them",
+        ));
+}

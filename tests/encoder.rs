@@ -71,6 +71,7 @@ fn comments() -> Vec<Comment> {
                         text: format!("{}{suffix}", template.replace("{t}", t)),
                         labels,
                         fields: BTreeMap::new(),
+                        html: None,
                     });
                 }
             }

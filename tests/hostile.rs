@@ -196,9 +196,67 @@ fn unbalanced_csv_quotes_lose_only_their_record() {
 }
 
 #[test]
+fn a_run_stopped_by_a_bad_record_says_nothing_was_skipped_and_how_to_skip() {
+    // Without --skip-bad, every command that reads comments stops at the
+    // unclosed quote with exit code 2, and says so: the record was not
+    // skipped, and --skip-bad is how to go on.
+    let (dir, csv) = file(
+        "quotes.csv",
+        b"id,text,abusive,violent\n1,ok,0,0\n2,\"never closed,1,0\n3,more,0,0\n",
+    );
+    let out = dir.path().join("out");
+    let runs: [(&str, Vec<std::ffi::OsString>); 4] = [
+        ("score", vec![csv.clone().into()]),
+        ("eval", vec!["--data".into(), csv.clone().into()]),
+        (
+            "report",
+            vec![csv.clone().into(), "--out".into(), out.clone().into()],
+        ),
+        (
+            "train",
+            vec![
+                "--data".into(),
+                csv.clone().into(),
+                "--no-encoder".into(),
+                "--out".into(),
+                out.clone().into(),
+            ],
+        ),
+    ];
+    for (command, args) in runs {
+        let r = run(moderate().arg(command).args(&args));
+        assert_eq!(r.code, 2, "{command}: {}", r.stderr);
+        let said = r.stderr.trim_end();
+        assert!(
+            said.contains("quotes.csv:3: unterminated quoted field"),
+            "{command}: {said}"
+        );
+        assert!(said.contains("Nothing was skipped"), "{command}: {said}");
+        assert!(said.contains("--skip-bad"), "{command}: {said}");
+        assert!(
+            !said.contains("record was skipped") && !said.contains("resumed"),
+            "{command} claims a skip it did not make: {said}"
+        );
+    }
+    // With --skip-bad the rejects file says where reading went on.
+    let rejects = dir.path().join("rejects.csv");
+    let r = score(
+        &csv,
+        &["--skip-bad", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listed = std::fs::read_to_string(&rejects).unwrap();
+    assert!(
+        listed.contains("skipped, and reading resumed on line 4"),
+        "{listed}"
+    );
+}
+
+#[test]
 fn missing_text_column_or_key() {
     let (_d, csv) = file("nocol.csv", b"id,body\n1,hi\n");
     stops_at(&csv, 1, &[], "no `text` column");
+    stops_at(&csv, 1, &[], "use --text-column NAME");
     // A file-level problem: --skip-bad cannot skip it.
     stops_at(&csv, 1, &["--skip-bad"], "no `text` column");
     let (_d, jsonl) = file("nokey.jsonl", b"{\"text\":\"a\"}\n{\"body\":\"b\"}\n");

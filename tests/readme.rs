@@ -45,6 +45,39 @@
 //!   thresholds, ROC-AUC, features, file size) must be those stored in
 //!   MODEL, so a retrained model whose output was not pasted in fails.
 //!
+//! - `<!-- readme-check: http METHOD PATH [| OPTION]... -->`: the body of
+//!   the answer of `moderate serve` (the built-in model, started once per
+//!   test run in the workspace, on an ephemeral loopback port, with the
+//!   README's Coral secret `empsec_0123456789abcdef`) to that request.
+//!   Options `body TEXT` (the request body), `content-type TYPE` and
+//!   `coral-sign` (sign the body as Coral does, `X-Coral-Signature`).
+//!
+//! Figures in prose (and in blocks that are not checked whole) are checked
+//! too. A paragraph, list item, table or fenced block that follows
+//!
+//! ```text
+//! <!-- readme-figures: moderate ARGS [| OPTION]... -->
+//! ```
+//!
+//! (or `readme-figures: http ...`, with the options above; several such
+//! lines in a row all apply) must quote only figures that occur in that
+//! output: every decimal number (`0.625`), number with thousands separators
+//! (`10,469`, also found as `10469`), number of three digits or more, and
+//! 12-digit hex model version in it (with `only-versions`: only the model
+//! versions, for a transcript with ports, times and counts). A retrained model that changes a figure the prose quotes fails
+//! the test; prose is never rewritten.
+//!
+//! A figure that is a record of a past measurement (a benchmark, an
+//! experiment, a run on another day) is marked so instead: a block that
+//! follows `<!-- readme-recorded: WHAT, WHEN -->` (or, for an illustration
+//! that is not the tool's output, `<!-- readme-example: WHAT -->`), or a
+//! whole section under
+//! a heading followed by `<!-- readme-recorded-section: WHAT, WHEN -->`
+//! (up to the next heading of the same or a higher level). The test
+//! `every_figure_is_checked_or_marked_recorded` finds any paragraph or block
+//! that quotes a model figure (a probability or AUC such as `0.361`, or a
+//! model version) and is neither checked nor marked.
+//!
 //! When the output changes on purpose (a retrained model changes every
 //! score), regenerate everything with one command:
 //!
@@ -66,6 +99,16 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 const MARKER: &str = "<!-- readme-check:";
+/// Marks prose whose figures are checked against a command's output.
+const FIGURES: &str = "<!-- readme-figures:";
+/// Marks a block whose figures are a record of a past measurement.
+const RECORDED: &str = "<!-- readme-recorded:";
+/// Marks a block whose figures are an example, not the tool's output.
+const EXAMPLE: &str = "<!-- readme-example:";
+/// Marks a section whose figures are records of past measurements.
+const RECORDED_SECTION: &str = "<!-- readme-recorded-section:";
+/// The Coral signing secret of the README's example.
+const CORAL_SECRET: &str = "empsec_0123456789abcdef";
 
 /// Which part of the output a block shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +129,8 @@ enum Source {
     /// A heavy `moderate train` run whose figures are checked against the
     /// model it wrote.
     Recorded,
+    /// The body of the server's answer to a request.
+    Http { method: String, path: String },
 }
 
 /// One checked block of the README.
@@ -109,6 +154,14 @@ struct Check {
     workspace: bool,
     ignore_times: bool,
     agrees_with: Option<String>,
+    /// `http`: the request body, its content type, and whether to sign it
+    /// as Coral does.
+    request_body: Option<String>,
+    content_type: Option<String>,
+    coral_sign: bool,
+    /// `readme-figures`: check only the model versions the block quotes,
+    /// not its other numbers (a transcript's ports, times and counts).
+    only_versions: bool,
 }
 
 impl Check {
@@ -119,6 +172,9 @@ impl Check {
 
     /// The command line, for messages.
     fn command(&self) -> String {
+        if let Source::Http { method, path } = &self.source {
+            return format!("{method} {path} (moderate serve)");
+        }
         let mut s = format!("moderate {}", self.args.join(" "));
         if let Some(keys) = &self.keys {
             s.push_str(&format!(" (keys {})", keys.join(" ")));
@@ -128,9 +184,15 @@ impl Check {
 }
 
 fn parse_marker(line: &str, at: usize) -> Check {
+    parse_marker_after(line, MARKER, at)
+}
+
+/// Parses a marker line that starts with `prefix` (a block check or a
+/// figures check).
+fn parse_marker_after(line: &str, prefix: &str, at: usize) -> Check {
     let inner = line
         .trim()
-        .strip_prefix(MARKER)
+        .strip_prefix(prefix)
         .and_then(|s| s.strip_suffix("-->"))
         .unwrap_or_else(|| panic!("README.md:{}: malformed marker `{line}`", at + 1));
     let mut pieces = inner.split(" | ");
@@ -143,8 +205,13 @@ fn parse_marker(line: &str, at: usize) -> Check {
     let source = match command.first().map(String::as_str) {
         Some("moderate") => Source::Command,
         Some("file") if command.len() == 2 => Source::File(command[1].clone()),
+        Some("http") if command.len() == 3 => Source::Http {
+            method: command[1].clone(),
+            path: command[2].clone(),
+        },
         _ => panic!(
-            "README.md:{}: a checked block shows `moderate ARGS` or `file PATH`",
+            "README.md:{}: a checked block shows `moderate ARGS`, `file PATH` or \
+             `http METHOD PATH`",
             at + 1
         ),
     };
@@ -161,6 +228,10 @@ fn parse_marker(line: &str, at: usize) -> Check {
         workspace: false,
         ignore_times: false,
         agrees_with: None,
+        request_body: None,
+        content_type: None,
+        coral_sign: false,
+        only_versions: false,
     };
     for option in pieces.map(str::trim) {
         match option {
@@ -168,6 +239,8 @@ fn parse_marker(line: &str, at: usize) -> Check {
             "shared" => check.shared = true,
             "workspace" => check.workspace = true,
             "ignore-times" => check.ignore_times = true,
+            "coral-sign" => check.coral_sign = true,
+            "only-versions" => check.only_versions = true,
             "recorded" => {
                 assert_eq!(
                     check.args.first().map(String::as_str),
@@ -197,6 +270,11 @@ fn parse_marker(line: &str, at: usize) -> Check {
                     check.workspace = true;
                 } else if let Some(file) = option.strip_prefix("agrees-with ") {
                     check.agrees_with = Some(file.trim().to_string());
+                } else if let Some(body) = option.strip_prefix("body ") {
+                    // `\n` is a line break (JSON lines, CSV).
+                    check.request_body = Some(body.replace("\\n", "\n"));
+                } else if let Some(t) = option.strip_prefix("content-type ") {
+                    check.content_type = Some(t.trim().to_string());
                 } else {
                     panic!("README.md:{}: unknown option `{option}`", at + 1);
                 }
@@ -204,6 +282,172 @@ fn parse_marker(line: &str, at: usize) -> Check {
         }
     }
     check
+}
+
+/// The block that starts at line `start` (0-based, a non-blank line): a
+/// fenced block (its content lines) or a paragraph, list item or table (up
+/// to the next blank line or fence).
+fn block_at(lines: &[&str], start: usize) -> std::ops::Range<usize> {
+    if lines[start].trim_start().starts_with("```") {
+        let close = (start + 1..lines.len())
+            .find(|&j| lines[j].trim_start().starts_with("```"))
+            .unwrap_or_else(|| panic!("README.md:{}: unclosed block", start + 1));
+        return start + 1..close;
+    }
+    let end = (start..lines.len())
+        .find(|&j| lines[j].trim().is_empty() || lines[j].trim_start().starts_with("```"))
+        .unwrap_or(lines.len());
+    start..end
+}
+
+/// A block of prose (or a fenced block) whose figures are checked against
+/// the outputs of the `readme-figures` markers above it.
+#[derive(Debug)]
+struct FigureCheck {
+    /// The markers, each parsed like a block check.
+    sources: Vec<Check>,
+    /// The block's lines in README.md.
+    block: std::ops::Range<usize>,
+}
+
+/// Every `readme-figures` block of `lines`.
+fn figure_checks(lines: &[&str]) -> Vec<FigureCheck> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].trim_start().starts_with(FIGURES) {
+            i += 1;
+            continue;
+        }
+        let mut sources = Vec::new();
+        while i < lines.len() && lines[i].trim_start().starts_with(FIGURES) {
+            sources.push(parse_marker_after(lines[i], FIGURES, i));
+            i += 1;
+        }
+        assert!(
+            lines.get(i).is_some_and(|l| !l.trim().is_empty()),
+            "README.md:{}: a figures marker must be followed by the block it checks",
+            i
+        );
+        out.push(FigureCheck {
+            sources,
+            block: block_at(lines, i),
+        });
+        i += 1;
+    }
+    out
+}
+
+/// A figure quoted in prose: a decimal number, a number with thousands
+/// separators, a number of three digits or more, or a 12-digit hex model
+/// version.
+#[derive(Debug, Clone, PartialEq)]
+struct Figure(String);
+
+impl Figure {
+    /// Whether `output` holds this figure (as a whole token; `10,469` also
+    /// as `10469`).
+    fn occurs_in(&self, output: &str) -> bool {
+        let plain = self.0.replace(',', "");
+        [self.0.as_str(), plain.as_str()]
+            .iter()
+            .any(|f| token_positions(output, f).next().is_some())
+    }
+}
+
+/// Where `needle` occurs in `text` not inside a longer number or word.
+fn token_positions<'a>(text: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    text.match_indices(needle)
+        .map(|(at, _)| at)
+        .filter(move |&at| {
+            let mut back = text[..at].chars().rev();
+            let (before, before2) = (back.next(), back.next());
+            let after = text[at + needle.len()..].chars().next();
+            let after2 = text[at + needle.len()..].chars().nth(1);
+            let joins = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+            let separator = |c: Option<char>| matches!(c, Some('.' | ','));
+            // `0.62` is not inside `0.625`, `469` not inside `10,469`, nor `10`
+            // inside `10.5`.
+            let inside_word = joins(before) || joins(after);
+            let inside_number =
+                (separator(before) && digit(before2)) || (separator(after) && digit(after2));
+            !inside_word && !inside_number
+        })
+}
+
+/// The figures quoted in `text` (outside HTML comments), in order.
+fn figures(text: &str) -> Vec<Figure> {
+    let mut text = text.to_string();
+    while let Some(a) = text.find("<!--") {
+        let b = text[a..].find("-->").map_or(text.len(), |b| a + b + 3);
+        text.replace_range(a..b, " ");
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if word_start && bytes[i].is_ascii_alphanumeric() {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            let word = &text[i..j];
+            if is_model_version(word) {
+                out.push(Figure(word.to_string()));
+                i = j;
+                continue;
+            }
+        }
+        if bytes[i].is_ascii_digit() && word_start {
+            let mut j = i;
+            while j < bytes.len()
+                && (bytes[j].is_ascii_digit()
+                    || (matches!(bytes[j], b'.' | b',')
+                        && bytes.get(j + 1).is_some_and(u8::is_ascii_digit)))
+            {
+                j += 1;
+            }
+            let number = &text[i..j];
+            let ends_word = bytes.get(j).is_none_or(|c| !c.is_ascii_alphabetic());
+            let grouped = number.contains(',')
+                && number
+                    .split(',')
+                    .skip(1)
+                    .all(|g| g.len() == 3 && g.bytes().all(|c| c.is_ascii_digit()));
+            if ends_word
+                && (number.contains('.') && !number.contains(',')
+                    || grouped
+                    || (!number.contains(['.', ',']) && number.len() >= 3))
+            {
+                out.push(Figure(number.to_string()));
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A 12-digit lower-case hex word with a digit and a letter: a model
+/// version.
+fn is_model_version(word: &str) -> bool {
+    word.len() == 12
+        && word
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        && word.bytes().any(|c| c.is_ascii_digit())
+        && word.bytes().any(|c| c.is_ascii_alphabetic())
+}
+
+/// A figure that a retrained model changes: a probability, threshold or
+/// AUC (`0.` and two or more digits) or a model version. Paragraphs that
+/// quote one must be checked or marked recorded.
+fn is_model_figure(f: &Figure) -> bool {
+    is_model_version(&f.0)
+        || (f.0.starts_with("0.") && f.0.len() >= 4 && f.0[2..].bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Every marked block of `readme`.
@@ -342,6 +586,14 @@ fn run_in_terminal(dir: &Path, check: &Check, keys: &[String]) -> String {
         screen(&mut s, &mut shown);
     }
     shown.push_str(&s.exp_eof().expect("the program ends"));
+    // rexpect hands over each byte of the terminal as a char of its own: put
+    // the bytes back together as the UTF-8 they are (an em dash is 3 bytes).
+    let shown = if shown.chars().all(|c| (c as u32) < 256) {
+        let bytes: Vec<u8> = shown.chars().map(|c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        shown
+    };
     match s.process().wait() {
         Ok(rexpect::process::WaitStatus::Exited(_, 0)) => {}
         other => panic!(
@@ -524,11 +776,212 @@ fn recorded_advice(check: &Check, problems: &[String]) -> String {
 /// What identifies one run: the arguments, the keys and where it runs.
 type RunKey = (Vec<String>, Option<Vec<String>>, bool);
 
+/// `moderate serve` on an ephemeral loopback port, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Served {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+            .args(["--io-threads", "1", "--access-log", "off"])
+            .current_dir(dir)
+            .env_remove("MODERATE_API_KEYS")
+            .env_remove("MODERATE_ADMIN_KEYS")
+            .env("MODERATE_CORAL_SECRETS", CORAL_SECRET)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("moderate serve starts");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("moderate serve says where it listens")
+                .expect("stderr");
+            if let Some(rest) = line.strip_prefix("moderate serve: listening on http://") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Drain stderr so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Served { child, addr }
+    }
+
+    /// The body of the answer to `check`'s request.
+    fn answer(&self, check: &Check) -> String {
+        use std::io::Read as _;
+        let Source::Http { method, path } = &check.source else {
+            unreachable!("an http check")
+        };
+        let body = check.request_body.clone().unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        head.push_str(&format!(
+            "content-type: {}\r\n",
+            check.content_type.as_deref().unwrap_or("application/json")
+        ));
+        if check.coral_sign {
+            use hmac::{KeyInit, Mac};
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CORAL_SECRET.as_bytes())
+                .expect("any key length");
+            mac.update(body.as_bytes());
+            let hex: String = mac
+                .finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            head.push_str(&format!("x-coral-signature: sha256={hex}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut stream = std::net::TcpStream::connect(self.addr).expect("connect");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("README.md:{}: no answer from the server", check.at()));
+        String::from_utf8_lossy(&raw[split + 4..]).into_owned()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the commands of checks, once each, in the workspace or the
+/// repository root, and the server when a check asks it.
+struct Runner<'r> {
+    root: &'r Path,
+    space: tempfile::TempDir,
+    outputs: HashMap<RunKey, (String, String)>,
+    server: Option<Served>,
+}
+
+impl<'r> Runner<'r> {
+    fn new(root: &'r Path) -> Self {
+        Runner {
+            root,
+            space: workspace(root),
+            outputs: HashMap::new(),
+            server: None,
+        }
+    }
+
+    /// What `check` shows: its command's stdout (or stderr), or the
+    /// server's answer.
+    fn output(&mut self, check: &Check) -> String {
+        if let Source::Http { method, path } = &check.source {
+            let key = (
+                vec![
+                    method.clone(),
+                    path.clone(),
+                    check.request_body.clone().unwrap_or_default(),
+                    check.content_type.clone().unwrap_or_default(),
+                    check.coral_sign.to_string(),
+                ],
+                None,
+                true,
+            );
+            if !self.outputs.contains_key(&key) {
+                let server = self
+                    .server
+                    .get_or_insert_with(|| Served::start(self.space.path()));
+                let body = server.answer(check);
+                self.outputs.insert(key.clone(), (body, String::new()));
+            }
+            return self.outputs[&key].0.clone();
+        }
+        let dir = if check.workspace {
+            self.space.path()
+        } else {
+            self.root
+        };
+        let key = (check.args.clone(), check.keys.clone(), check.workspace);
+        let (stdout, stderr) = self
+            .outputs
+            .entry(key)
+            .or_insert_with(|| match &check.keys {
+                Some(keys) => (run_in_terminal(dir, check, keys), String::new()),
+                None => run(dir, check),
+            });
+        if check.stderr {
+            stderr.clone()
+        } else {
+            stdout.clone()
+        }
+    }
+}
+
 /// A temporary folder whose `data` is the repository's `data/`.
 fn workspace(root: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(root.join("data"), dir.path().join("data")).unwrap();
     dir
+}
+
+/// Checks that every figure of `f`'s block occurs in the output of one of
+/// its markers; returns what is wrong, if anything.
+fn check_figures(
+    f: &FigureCheck,
+    lines: &[&str],
+    runner: &mut Runner<'_>,
+    have_shared: bool,
+) -> Option<String> {
+    let at = f.sources[0].at();
+    if f.sources.iter().any(|s| s.shared) && !have_shared {
+        eprintln!("README.md:{at}: figures not checked (needs ../shared)");
+        return None;
+    }
+    let text = lines[f.block.clone()].join("\n");
+    let mut quoted = figures(&text);
+    if f.sources.iter().all(|s| s.only_versions) {
+        quoted.retain(|f| is_model_version(&f.0));
+    }
+    assert!(
+        !quoted.is_empty(),
+        "README.md:{at}: a figures marker over a block that quotes no figure"
+    );
+    let outputs: Vec<String> = f
+        .sources
+        .iter()
+        .map(|s| {
+            let out = match &s.source {
+                Source::Command | Source::Http { .. } => runner.output(s),
+                other => panic!("README.md:{at}: figures come from a command, not {other:?}"),
+            };
+            expected(s, &out)
+        })
+        .collect();
+    let missing: Vec<String> = quoted
+        .iter()
+        .filter(|q| !outputs.iter().any(|o| q.occurs_in(o)))
+        .map(|q| q.0.clone())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        let commands: Vec<String> = f.sources.iter().map(Check::command).collect();
+        format!(
+            "README.md:{}: the prose quotes {} that `{}` no longer prints; correct the \
+             prose (it is never rewritten), or mark a past measurement `readme-recorded`:\n{}",
+            f.block.start + 1,
+            missing.join(", "),
+            commands.join("` / `"),
+            text
+        )
+    })
 }
 
 #[test]
@@ -541,12 +994,24 @@ fn readme_examples_match_the_real_output() {
     assert!(checks.len() >= 10, "only {} checked blocks", checks.len());
     let have_shared = root.join("../shared/data/dev.csv").is_file();
     let update = std::env::var_os("UPDATE_README").is_some();
-    let space = workspace(root);
-    let mut outputs: HashMap<RunKey, (String, String)> = HashMap::new();
+    let mut runner = Runner::new(root);
     let mut replacements: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut stale = Vec::new();
     let mut wrong = Vec::new();
+    // Blocks and figures in README order, so that a figure quoted from a
+    // workspace run sees the files the blocks above left.
+    let figure_checks = figure_checks(&lines);
+    let mut figure_at = 0;
     for check in &checks {
+        while figure_at < figure_checks.len()
+            && figure_checks[figure_at].block.start < check.marker_line
+        {
+            let f = &figure_checks[figure_at];
+            figure_at += 1;
+            if let Some(problem) = check_figures(f, &lines, &mut runner, have_shared) {
+                wrong.push(problem);
+            }
+        }
         let have = lines[check.body.clone()]
             .iter()
             .map(|l| {
@@ -599,9 +1064,9 @@ fn readme_examples_match_the_real_output() {
                 }
             }
             Source::File(file) => {
-                let path = space.path().join(file);
+                let path = runner.space.path().join(file);
                 if let Some(truth) = &check.agrees_with {
-                    let problems = disagreements(&path, &space.path().join(truth));
+                    let problems = disagreements(&path, &runner.space.path().join(truth));
                     if !problems.is_empty() {
                         wrong.push(format!(
                             "README.md:{}: the decisions shown disagree with {truth}:\n{}\n\
@@ -616,19 +1081,7 @@ fn readme_examples_match_the_real_output() {
                 std::fs::read_to_string(&path)
                     .unwrap_or_else(|e| panic!("README.md:{}: cannot read {file}: {e}", check.at()))
             }
-            Source::Command => {
-                let dir = if check.workspace { space.path() } else { root };
-                let key = (check.args.clone(), check.keys.clone(), check.workspace);
-                let (stdout, stderr) = outputs.entry(key).or_insert_with(|| match &check.keys {
-                    Some(keys) => (run_in_terminal(dir, check, keys), String::new()),
-                    None => run(dir, check),
-                });
-                if check.stderr {
-                    stderr.clone()
-                } else {
-                    stdout.clone()
-                }
-            }
+            Source::Command | Source::Http { .. } => runner.output(check),
         };
         let want = expected(check, &output);
         let same = if check.ignore_times {
@@ -653,6 +1106,11 @@ fn readme_examples_match_the_real_output() {
                 })
                 .collect();
             replacements.push((check.body.clone(), indented.join("\n")));
+        }
+    }
+    for f in &figure_checks[figure_at..] {
+        if let Some(problem) = check_figures(f, &lines, &mut runner, have_shared) {
+            wrong.push(problem);
         }
     }
     if update && !replacements.is_empty() {
@@ -718,6 +1176,184 @@ fn recorded_blocks_hold_the_figures_of_their_model() {
         "scripts/update-readme.sh handles one recorded block"
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// Lines of README.md whose figures are accounted for: checked blocks,
+/// blocks under a figures marker, blocks and sections marked recorded.
+fn accounted_lines(lines: &[&str]) -> Vec<bool> {
+    let mut covered = vec![false; lines.len()];
+    let mut cover = |r: std::ops::Range<usize>| {
+        for i in r {
+            covered[i] = true;
+        }
+    };
+    for c in checks(lines) {
+        cover(c.body.clone());
+    }
+    for f in figure_checks(lines) {
+        cover(f.block.clone());
+    }
+    // Headings outside fenced blocks, with their level.
+    let mut headings = Vec::new();
+    let mut fenced = false;
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && l.starts_with('#') {
+            headings.push((i, l.bytes().take_while(|&c| c == b'#').count()));
+        }
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let l = l.trim_start();
+        if l.starts_with(RECORDED) || l.starts_with(EXAMPLE) {
+            let next = (i + 1..lines.len()).find(|&j| !lines[j].trim().is_empty());
+            let next = next.unwrap_or_else(|| panic!("README.md:{}: nothing recorded", i + 1));
+            cover(block_at(lines, next));
+        } else if l.starts_with(RECORDED_SECTION) {
+            let (h, level) = headings
+                .iter()
+                .copied()
+                .rfind(|&(h, _)| h < i)
+                .unwrap_or_else(|| {
+                    panic!("README.md:{}: a section marker under no heading", i + 1)
+                });
+            assert!(
+                lines[h + 1..i].iter().all(|l| l.trim().is_empty()),
+                "README.md:{}: a section marker goes right under its heading",
+                i + 1
+            );
+            let end = headings
+                .iter()
+                .find(|&&(j, lv)| j > h && lv <= level)
+                .map_or(lines.len(), |&(j, _)| j);
+            cover(h..end);
+        }
+    }
+    covered
+}
+
+/// Blocks of README.md (paragraphs, list items, tables, fenced blocks'
+/// contents) that quote a model figure but are neither checked nor marked
+/// recorded, as `line: text`.
+fn unaccounted_figures(lines: &[&str]) -> Vec<String> {
+    let covered = accounted_lines(lines);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim();
+        if l.is_empty() || l.starts_with("<!--") || l.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        let block = block_at(lines, i);
+        let next = if l.starts_with("```") {
+            block.end + 1
+        } else {
+            block.end.max(i + 1)
+        };
+        if !block.clone().all(|j| covered[j]) {
+            let text = lines[block.clone()].join("\n");
+            let found: Vec<String> = figures(&text)
+                .into_iter()
+                .filter(is_model_figure)
+                .map(|f| f.0)
+                .collect();
+            if !found.is_empty() {
+                out.push(format!(
+                    "README.md:{}: quotes {} unchecked",
+                    block.start + 1,
+                    found.join(", ")
+                ));
+            }
+        }
+        i = next;
+    }
+    out
+}
+
+#[test]
+fn every_figure_is_checked_or_marked_recorded() {
+    // A probability, threshold, AUC or model version in prose changes when
+    // the model is retrained: it must be checked against the tool's output
+    // (`readme-figures`), or marked as the record of a past measurement.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let lines: Vec<&str> = readme.lines().collect();
+    let found = unaccounted_figures(&lines);
+    assert!(
+        found.is_empty(),
+        "figures in README.md that nothing checks; put a `<!-- readme-figures: moderate ... \
+         -->` line above each block (its figures must occur in that output), or mark a past \
+         measurement `<!-- readme-recorded: WHAT, WHEN -->`:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn figures_are_found_and_matched_as_whole_tokens() {
+    let quoted = figures(
+        "Line 5 scores 0.625 (threshold 0.360) on 10,469 of 22044 rows, model \
+         3d9a1b2c4e5f, 2 cores, v1.2, <!-- readme-figures: 0.999 --> `--top 2` 2.4 MB",
+    );
+    let quoted: Vec<&str> = quoted.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        quoted,
+        ["0.625", "0.360", "10,469", "22044", "3d9a1b2c4e5f", "2.4"]
+    );
+    let f = |s: &str| Figure(s.to_string());
+    assert!(f("0.625").occurs_in("abusive 0.625 flagged"));
+    assert!(!f("0.62").occurs_in("abusive 0.625"));
+    assert!(!f("0.625").occurs_in("abusive 10.625"));
+    assert!(f("10,469").occurs_in("flagged 10469 comments"));
+    assert!(f("10,469").occurs_in("flagged 10,469 comments"));
+    assert!(!f("469").occurs_in("flagged 10,469 comments"));
+    assert!(is_model_figure(&f("0.361")) && is_model_figure(&f("01f82d49657f")));
+    assert!(!is_model_figure(&f("2.4")) && !is_model_figure(&f("0.5")));
+    let lines = [
+        "## A",
+        "",
+        "<!-- readme-recorded-section: a benchmark, 2026-12-02 -->",
+        "",
+        "Measured 0.9079.",
+        "",
+        "## B",
+        "",
+        "Unchecked 0.9079.",
+        "",
+        "<!-- readme-recorded: a run -->",
+        "| x | 0.501 |",
+        "",
+        "<!-- readme-figures: moderate info -->",
+        "```json",
+        "{\"model\":\"01f82d49657f\"}",
+        "```",
+        "",
+        "```text",
+        "version 01f82d49657f",
+        "```",
+    ];
+    assert_eq!(
+        unaccounted_figures(&lines),
+        [
+            "README.md:9: quotes 0.9079 unchecked",
+            "README.md:20: quotes 01f82d49657f unchecked"
+        ]
+    );
+}
+
+#[test]
+fn readme_has_no_mojibake() {
+    // A UTF-8 character read byte by byte as Latin-1 (`—` as `â` and two
+    // C1 controls) is never what the tool printed.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let bad: Vec<String> = readme
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)))
+        .map(|(i, l)| format!("README.md:{}: {}", i + 1, l.escape_default()))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]

@@ -411,3 +411,119 @@ fn report_limit_applies_per_label_so_a_rare_label_is_never_crowded_out() {
     assert_eq!(all, comment_elements(&html) as u64);
     assert!(html.contains(&format!("All ({all})")));
 }
+
+/// `&amp;` and friends, as the page escapes them, back to text.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// An explanation as shown: per label name, `(term, weight)` in order.
+type Shown = Vec<(String, Vec<(String, String)>)>;
+
+/// Per listed comment id, the explanation its `why` line shows: per label
+/// name, `(term, weight to 2 decimals)` in the page's order.
+fn page_explanations(html: &str) -> std::collections::BTreeMap<String, Shown> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in html.split("<li class=\"comment").skip(1) {
+        let item = item.split("</li>").next().unwrap_or_default();
+        let id = item
+            .split("data-id=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(unescape)
+            .expect("a listed comment has its id");
+        let mut labels = Vec::new();
+        if let Some(why) = item.split("<p class=\"why\">").nth(1) {
+            let why = why.split("</p>").next().unwrap_or_default();
+            for part in why.split("<b>").skip(1) {
+                let (name, rest) = part.split_once("</b>: ").expect("<b>label</b>: terms");
+                let mut terms = Vec::new();
+                for q in rest.split("<q").skip(1) {
+                    let after_tag = q.split_once('>').expect("<q ...>").1;
+                    let (term, tail) = after_tag.split_once("</q> +").expect("term +weight");
+                    let weight: String = tail
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                        .collect();
+                    terms.push((unescape(term), weight));
+                }
+                labels.push((name.to_string(), terms));
+            }
+        }
+        out.insert(id, labels);
+    }
+    out
+}
+
+#[test]
+fn the_page_explains_a_comment_as_score_explain_does() {
+    // One explanation, computed once and shown the same everywhere: the
+    // words and weights next to a listed comment are those of `score
+    // --explain` for its flagged labels, in the same order.
+    let dir = tempfile::tempdir().unwrap();
+    let file = data("examples.csv");
+    let (_, html) = report(dir.path(), &file, &["--top", "4"]);
+    let shown = page_explanations(&html);
+    assert!(shown.len() >= 10, "{} comments listed", shown.len());
+    let out = moderate()
+        .arg("score")
+        .arg(&file)
+        .args(["--explain", "--top", "4"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut compared = 0;
+    for line in String::from_utf8_lossy(&out).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let id = r["id"].as_str().expect("id");
+        let Some(page) = shown.get(id) else {
+            continue;
+        };
+        let mut want = Vec::new();
+        for flag in r["flags"].as_array().expect("flags") {
+            let label = flag.as_str().expect("label name");
+            let terms: Vec<(String, String)> = r["explain"][label]
+                .as_array()
+                .expect("explanation of a flagged label")
+                .iter()
+                .map(|t| {
+                    (
+                        moderate::text::normalize::decode_entities(t["term"].as_str().unwrap())
+                            .into_owned(),
+                        t["weight"].as_f64().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            if !terms.is_empty() {
+                want.push((label.to_string(), terms));
+            }
+        }
+        // Labels by name on both sides; weights as the page rounds them (to
+        // 2 decimals, from score's 4, so within half a unit of the second).
+        let mut page = page.clone();
+        page.sort();
+        want.sort();
+        let same = page.len() == want.len()
+            && page.iter().zip(&want).all(|((pl, pt), (wl, wt))| {
+                pl == wl
+                    && pt.len() == wt.len()
+                    && pt.iter().zip(wt).all(|((pn, pw), (wn, ww))| {
+                        let (pw, ww): (f64, f64) = (pw.parse().unwrap(), ww.parse().unwrap());
+                        pn == wn && (pw - ww).abs() <= 0.0051
+                    })
+            });
+        assert!(
+            same,
+            "comment {id}: the report explains it differently from score --explain\n  \
+             report: {page:?}\n   score: {want:?}"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, shown.len(), "every listed comment was compared");
+}

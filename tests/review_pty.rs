@@ -448,3 +448,113 @@ fn review_refuses_without_a_terminal() {
         .stderr(predicates::str::contains("interactive terminal"));
     assert!(!dir.path().join("decisions.csv").exists());
 }
+
+#[test]
+fn label_all_queues_the_rest_by_that_labels_score() {
+    // `review --label violent --all`: after the comments flagged violent,
+    // the others come by their violent score (near misses first), not by
+    // whichever label scores them highest.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("comments.csv"), COMMENTS).unwrap();
+    train_model(dir.path());
+    let out = assert_cmd::Command::cargo_bin("moderate")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "score",
+            "comments.csv",
+            "--model",
+            "model.bin",
+            "--exact-scores",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    // (id, abusive, violent) in input order.
+    let scores: Vec<(String, f32, f32)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            let p = |label: &str| r["scores"][label].as_f64().unwrap() as f32;
+            (
+                r["id"].as_str().unwrap().to_string(),
+                p("abusive"),
+                p("violent"),
+            )
+        })
+        .collect();
+    // Flag violent for the top violent comment only.
+    let top = scores
+        .iter()
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .unwrap()
+        .clone();
+    let rest = |key: &dyn Fn(&(String, f32, f32)) -> f32| -> Vec<String> {
+        let mut rest: Vec<&(String, f32, f32)> = scores.iter().filter(|s| s.0 != top.0).collect();
+        rest.sort_by(|a, b| key(b).total_cmp(&key(a)));
+        rest.into_iter().map(|s| s.0.clone()).collect()
+    };
+    let by_violent = rest(&|s| s.2);
+    let by_highest = rest(&|s| s.1.max(s.2));
+    assert_ne!(
+        by_violent, by_highest,
+        "the example comments must tell the two orders apart"
+    );
+    let threshold = format!("violent={}", top.2);
+    let mut s = spawn_with(
+        dir.path(),
+        true,
+        &[
+            "comments.csv",
+            "--label",
+            "violent",
+            "--all",
+            "--threshold",
+            &threshold,
+        ],
+    );
+    let mut log = String::new();
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.id, top.0, "{log}");
+    let mut seen = Vec::new();
+    for _ in 0..by_violent.len() {
+        seen.push(press(&mut s, "s", &mut log).id);
+        if seen.len() == by_violent.len() {
+            break;
+        }
+    }
+    quit(s, &mut log);
+    assert_eq!(
+        seen, by_violent,
+        "the unflagged comments (left) are not in violent-score order (right); \
+         highest-score order would be {by_highest:?}"
+    );
+    // The first screen says so.
+    assert_eq!(
+        first.status, "queue: violent, then the rest by violent score",
+        "{log}"
+    );
+}
+
+#[test]
+fn review_shows_html_comments_as_text() {
+    // `review --html` reads a Coral export as the server does: the screen
+    // shows the comment's text, not its markup.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("coral.csv"),
+        "id,text\nh1,\"<p>You are a spineless <b>idiot</b>.</p><p>Go away.</p>\"\n",
+    )
+    .unwrap();
+    train_model(dir.path());
+    let mut s = spawn_with(dir.path(), true, &["coral.csv", "--all", "--html"]);
+    let mut log = String::new();
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.id, "h1", "{log}");
+    assert!(log.contains("Go away."), "{log}");
+    assert!(!log.contains("<p>") && !log.contains("<b>"), "{log}");
+    quit(s, &mut log);
+}

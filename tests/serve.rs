@@ -548,10 +548,14 @@ fn coral_phase_verifies_signatures_and_withholds_or_rejects() {
     );
     let r = phase(&body, Some(&rotation));
     assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"], "SYSTEM_WITHHELD");
     assert_eq!(
-        r.json(),
-        json!({"status": "SYSTEM_WITHHELD", "actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}], "tags": []})
+        v["actions"],
+        json!([{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}])
     );
+    assert_eq!(v["tags"], json!([]));
+    assert_eq!(v["moderate"]["labels"], json!(["abusive"]));
     let body = coral_request(&format!("<p>{kind}</p>"));
     let r = phase(&body, Some(&sign("empsec_current", &body)));
     assert_eq!((r.status, r.body.len()), (204, 0));
@@ -570,6 +574,154 @@ fn coral_phase_verifies_signatures_and_withholds_or_rejects() {
     );
     assert_eq!(r.status, 403);
     assert!(r.text().contains("MODERATE_CORAL_SECRETS"));
+}
+
+#[test]
+fn coral_is_told_which_label_and_why() {
+    // A signed Coral request with a call for violence: the answer names
+    // `violent` and its words, in the fields Coral shows a moderator.
+    let call = "Hang the traitors from the bridge and leave them there as a warning.";
+    let exact = Command::new(bin())
+        .args(["score", "-", "--input-format", "text", "--exact-scores"])
+        .write_stdin(call)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let exact: Value = serde_json::from_slice(&exact).unwrap();
+    let violent = exact["scores"]["violent"].as_f64().unwrap();
+    let explained = Command::new(bin())
+        .args(["score", "-", "--input-format", "text", "--explain"])
+        .arg("--threshold")
+        .arg(format!("violent={violent}"))
+        .write_stdin(call)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let explained: Value = serde_json::from_slice(&explained).unwrap();
+    let words: Vec<String> = explained["explain"]["violent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!words.is_empty());
+    // Flag violent at this comment's score and reject there too; abusive
+    // never flags, so the answer is about violent alone.
+    let flag = format!("violent={violent}");
+    let server = Server::start(
+        &[
+            "--threshold",
+            &flag,
+            "--threshold",
+            "abusive=1",
+            "--coral-reject-threshold",
+            &flag,
+        ],
+        &[("MODERATE_CORAL_SECRETS", "empsec_current")],
+    );
+    let body = coral_request(&format!("<p>{call}</p>"));
+    let signed = sign("empsec_current", &body);
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-coral-signature", signed.as_str()),
+    ];
+    let r = request(server.addr, "POST", "/coral/phase", &headers, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"], "REJECTED");
+    let reason = &v["moderationAction"]["rejectionReason"];
+    assert_eq!(v["moderationAction"]["status"], "REJECTED");
+    assert_eq!(reason["code"], "OTHER");
+    assert!(
+        reason["customReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("violent: "),
+        "{reason}"
+    );
+    let detail = reason["detailedExplanation"].as_str().unwrap();
+    assert!(detail.contains("violent"), "{detail}");
+    for w in &words {
+        assert!(detail.contains(w.as_str()), "`{w}` in {detail}");
+    }
+    assert_eq!(v["moderate"]["labels"], json!(["violent"]));
+    assert_eq!(
+        v["moderate"]["model"],
+        json!(r.header("x-moderate-model-version"))
+    );
+    // One phase per label: the violent phase acts, the abusive one has no
+    // opinion, and an unknown label is an error.
+    let r = request(server.addr, "POST", "/coral/phase/violent", &headers, &body);
+    assert_eq!(r.json()["moderate"]["labels"], json!(["violent"]));
+    let r = request(server.addr, "POST", "/coral/phase/abusive", &headers, &body);
+    assert_eq!((r.status, r.body.len()), (204, 0));
+    let r = request(server.addr, "POST", "/coral/phase/spam", &headers, &body);
+    assert_eq!(r.status, 404, "{}", r.text());
+    // The per-label phase is signed like the other.
+    let r = request(
+        server.addr,
+        "POST",
+        "/coral/phase/violent",
+        &[("content-type", "application/json")],
+        &body,
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn html_comments_score_offline_as_the_server_scores_them() {
+    // A backlog exported from Coral: `moderate score --html` gives each
+    // comment the scores the server gives the same HTML (Perspective's
+    // `"type": "HTML"`, the tags Coral's phase strips too).
+    let bodies = [
+        "<p>You are a spineless <b>idiot</b>.</p><p>Go away.</p>",
+        "<p>Thanks for the <a href=\"https://example.org/x\">link</a>, very helpful.</p>",
+        "<p>Hang the traitors</p><p>from the <i>bridge</i>!</p><script>var idiot = 1;</script>",
+        "<blockquote>Wipe them out</blockquote><p>is what he said. Shameful.</p>",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let lines: Vec<String> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| json!({"id": format!("h{i}"), "text": b}).to_string())
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = Command::new(bin())
+        .arg("score")
+        .arg(&file)
+        .args(["--html", "--exact-scores"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let offline: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let server = Server::start(&[], &[]);
+    for (body, record) in bodies.iter().zip(&offline) {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &json!({"comment": {"text": body, "type": "HTML"},
+                    "requestedAttributes": {"ABUSIVE": {}, "VIOLENT": {}}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let live = r.json();
+        for (attribute, label) in [("ABUSIVE", "abusive"), ("VIOLENT", "violent")] {
+            let live = live["attributeScores"][attribute]["summaryScore"]["value"]
+                .as_f64()
+                .unwrap() as f32;
+            let offline = record["scores"][label].as_f64().unwrap() as f32;
+            assert_eq!(offline, live, "{label} of {body}");
+        }
+    }
 }
 
 #[test]
@@ -651,6 +803,92 @@ fn batch_scoring_matches_moderate_score_line_for_line() {
 }
 
 #[test]
+fn a_batch_without_text_is_told_what_to_send_not_a_cli_flag() {
+    // An HTTP client has no --text-column: the error names what the body
+    // must hold.
+    let server = Server::start(&[], &[]);
+    for (content_type, body, want) in [
+        (
+            "text/csv",
+            &b"id,body\n1,hello\n"[..],
+            "the CSV header must have a `text` column",
+        ),
+        (
+            "application/x-ndjson",
+            b"{\"body\": \"hello\"}\n",
+            "each record must carry its comment under the key `text`",
+        ),
+        (
+            "application/json",
+            b"{\"body\": \"hello\"}",
+            "each record must carry its comment under the key `text`",
+        ),
+    ] {
+        let r = request(
+            server.addr,
+            "POST",
+            "/v1/score",
+            &[("content-type", content_type)],
+            body,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            !message.contains("--text-column"),
+            "{content_type}: a CLI flag told to an HTTP client: {message}"
+        );
+        assert!(message.contains(want), "{content_type}: {message}");
+    }
+}
+
+#[test]
+fn info_json_names_the_version_the_server_sends() {
+    // `moderate info --json` and the server agree on the model version: the
+    // header every response carries, for the built-in model and for a file.
+    let info = |args: &[&str]| -> Value {
+        serde_json::from_slice(
+            &Command::new(bin())
+                .args(["info", "--json"])
+                .args(args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+        .unwrap()
+    };
+    let server = Server::start(&[], &[]);
+    let header = server.get("/healthz");
+    let header = header
+        .header("x-moderate-model-version")
+        .expect("the version header")
+        .to_string();
+    assert_eq!(header.len(), 12, "{header}");
+    assert_eq!(info(&[])["version"], json!(header), "the built-in model");
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.model");
+    Command::new(bin())
+        .args(["train", "--data"])
+        .arg(data("examples.csv"))
+        .args(["--min-df", "1", "--cv", "0", "--no-encoder"])
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let path = model.to_str().unwrap();
+    let server = Server::start(&["--model", path], &[]);
+    let header = server.get("/healthz");
+    let header = header.header("x-moderate-model-version").unwrap();
+    let card = info(&["--model", path]);
+    assert_eq!(card["version"], json!(header), "a model file");
+    assert_eq!(
+        card["format_version"],
+        json!(4),
+        "this build writes format 4"
+    );
+}
+
+#[test]
 fn model_card_health_and_metrics() {
     let server = Server::start(&[], &[]);
     let card = server.get("/v1/model");
@@ -665,7 +903,15 @@ fn model_card_health_and_metrics() {
             .stdout,
     )
     .unwrap();
-    for key in ["labels", "training", "features", "limitations", "analyzer"] {
+    for key in [
+        "version",
+        "format_version",
+        "labels",
+        "training",
+        "features",
+        "limitations",
+        "analyzer",
+    ] {
         assert_eq!(card[key], info[key], "{key}");
     }
     assert_eq!(card["serving"]["attributes"]["THREAT"], "violent");

@@ -95,11 +95,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         Err(e) => bad.skip(e).err().map(Err),
     });
     let evaluated = score_records(&model, records, threads, args.by.as_deref(), terms.as_ref())
-        .map_err(|e| match e {
-            crate::Error::Input { .. } => anyhow::Error::new(e)
-                .context("bad input record (use --skip-bad to skip such records)"),
-            other => other.into(),
-        })?;
+        .map_err(super::rejects::stopped)?;
     if !known_early {
         check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
     }

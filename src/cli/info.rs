@@ -19,8 +19,9 @@ pub struct InfoArgs {
 
 /// Runs `moderate info`.
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
-    let model = super::load_model(args.model.as_deref()).context("cannot load model")?;
-    let card = card(&model, args.json)?;
+    let (model, file) =
+        super::load_model_with_id(args.model.as_deref()).context("cannot load model")?;
+    let card = card(&model, &file, args.json)?;
     // The card quotes the training data (file names, `source` values), which
     // may hold terminal escapes; JSON escapes them itself.
     let card = if args.json {
@@ -91,19 +92,21 @@ fn second_stage_card(out: &mut String, s: &crate::encoder::SecondStage) -> Resul
     Ok(())
 }
 
-/// The model card as text (or pretty JSON).
-fn card(model: &crate::model::Model, json: bool) -> Result<String> {
+/// The model card as text (or pretty JSON) of `model`, read from the file
+/// `file` names.
+fn card(model: &crate::model::Model, file: &crate::model::FileId, json: bool) -> Result<String> {
     let mut out = String::new();
     let t = &model.training;
     if json {
-        let card = crate::model::card::card_json(model);
+        let card = crate::model::card::card_json(model, file);
         writeln!(out, "{}", serde_json::to_string_pretty(&card)?)?;
         return Ok(out);
     }
     writeln!(
         out,
-        "moderate model (format {})",
-        crate::model::FORMAT_VERSION
+        "moderate model {} (file format {}; the version `moderate serve` sends as \
+         x-moderate-model-version)",
+        file.version, file.format
     )?;
     writeln!(
         out,

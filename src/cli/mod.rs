@@ -67,6 +67,14 @@ pub struct InputArgs {
     /// Name of the column or key holding the comment id.
     #[arg(long, default_value = "id", value_name = "NAME")]
     pub id_column: String,
+    /// The comment text is HTML, as Coral sends and exports it: tags are
+    /// removed exactly as `moderate serve` removes them for Coral's
+    /// moderation phase (block tags become line breaks, <script> and
+    /// <style> are dropped, entities are decoded by the analyzer), so a
+    /// backlog scores offline as it did live. --explain spans count in the
+    /// HTML; the table, report and review show the text.
+    #[arg(long)]
+    pub html: bool,
 }
 
 impl InputArgs {
@@ -78,6 +86,10 @@ impl InputArgs {
             id_column: self.id_column.clone(),
             label_columns: labels.to_vec(),
             keep_columns: keep.to_vec(),
+            missing_text_hint: Some(
+                "use --text-column NAME to name the column (or key) that holds the text".into(),
+            ),
+            html: self.html,
         }
     }
 }
@@ -105,6 +117,22 @@ pub fn load_model(path: Option<&Path>) -> crate::Result<Model> {
             crate::DEFAULT_MODEL_BYTES,
             Path::new("<built-in default model>"),
         ),
+    }
+}
+
+/// Loads `path` (or the built-in default model when `None`) as
+/// [`load_model`] does, with the identity of its file (version and format).
+pub fn load_model_with_id(path: Option<&Path>) -> crate::Result<(Model, crate::model::FileId)> {
+    match path {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| crate::Error::io(p, e))?;
+            let model = crate::model::load_bytes(&bytes, p)?;
+            Ok((model, crate::model::FileId::of(&bytes)))
+        }
+        None => Ok((
+            load_model(None)?,
+            crate::model::FileId::of(crate::DEFAULT_MODEL_BYTES),
+        )),
     }
 }
 
@@ -175,6 +203,7 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
         c.downcast_ref::<crate::Error>()
             .is_some_and(crate::Error::is_input_error)
             || c.downcast_ref::<UsageError>().is_some()
+            || c.downcast_ref::<rejects::Stopped>().is_some()
     });
     ExitCode::from(if input { 2 } else { 1 })
 }

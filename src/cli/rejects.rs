@@ -61,7 +61,11 @@ impl BadRecords {
             return Err(e);
         }
         self.rejected += 1;
-        let (file, line, reason) = describe(&e);
+        let (file, line) = match &e {
+            crate::Error::Input { path, line, .. } => (path.display().to_string(), *line),
+            _ => (String::new(), 0),
+        };
+        let reason = e.skipped_reason();
         match &mut self.sink {
             Some(f) => crate::output::write_csv_field(f, &file)
                 .and_then(|()| write!(f, ",{line},"))
@@ -71,24 +75,17 @@ impl BadRecords {
             None => {
                 eprintln!(
                     "moderate: skipped: {}",
-                    crate::output::safe_text::safe_text(&e.to_string())
+                    crate::output::safe_text::safe_text(&skipped_line(&e))
                 );
                 Ok(())
             }
         }
     }
 
-    /// [`skip`](Self::skip), with a hint about `--skip-bad` on a record that
-    /// stops the run.
+    /// [`skip`](Self::skip); a malformed record that stops the run says so
+    /// and how to skip such records ([`stopped`]).
     pub fn handle(&mut self, e: crate::Error) -> anyhow::Result<()> {
-        self.skip(e).map_err(|e| {
-            if matches!(e, crate::Error::Input { .. }) {
-                anyhow::Error::new(e)
-                    .context("bad input record (use --skip-bad to skip such records)")
-            } else {
-                e.into()
-            }
-        })
+        self.skip(e).map_err(stopped)
     }
 
     /// Writes the rejects file into place (call once the run succeeded; a
@@ -101,14 +98,82 @@ impl BadRecords {
     }
 }
 
-/// Splits an input error into (file, line, reason) for the rejects file.
-fn describe(e: &crate::Error) -> (String, u64, String) {
+/// What `moderate: skipped: ...` says about a record skipped by
+/// `--skip-bad`: where it is, what is wrong, and where reading went on (as
+/// read; [`crate::output::safe_text::safe_text`] it for a terminal).
+pub fn skipped_line(e: &crate::Error) -> String {
     match e {
-        crate::Error::Input {
-            path,
-            line,
-            message,
-        } => (path.display().to_string(), *line, message.clone()),
-        other => (String::new(), 0, other.to_string()),
+        crate::Error::Input { path, line, .. } if *line > 0 => {
+            format!("{}:{line}: {}", path.display(), e.skipped_reason())
+        }
+        crate::Error::Input { path, .. } => {
+            format!("{}: {}", path.display(), e.skipped_reason())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A malformed record that stopped the run (no `--skip-bad`): the record's
+/// error, then that nothing was skipped and how to skip such records.
+#[derive(Debug)]
+pub struct Stopped(pub crate::Error);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}. Nothing was skipped: the run stopped at this record, as it does at the \
+             first malformed one; --skip-bad skips malformed records and goes on \
+             (--rejects FILE lists them)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// `e` as the error that ends the run: a malformed record becomes
+/// [`Stopped`] (exit code 2); any other error is passed on.
+pub fn stopped(e: crate::Error) -> anyhow::Error {
+    if matches!(e, crate::Error::Input { .. }) {
+        Stopped(e).into()
+    } else {
+        e.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_that_stops_the_run_says_nothing_was_skipped_and_how_to_skip() {
+        let e = crate::Error::Input {
+            path: "quotes.csv".into(),
+            line: 3,
+            message: "unterminated quoted field: the `\"` opened on line 3 is never closed".into(),
+            resumed_at: Some(4),
+        };
+        let stop = format!("{:#}", stopped(e));
+        assert!(
+            stop.starts_with("quotes.csv:3: unterminated quoted field"),
+            "{stop}"
+        );
+        assert!(stop.contains("Nothing was skipped"), "{stop}");
+        assert!(stop.contains("--skip-bad"), "{stop}");
+        assert!(!stop.contains("resumed"), "{stop}");
+        let e = crate::Error::Input {
+            path: "quotes.csv".into(),
+            line: 3,
+            message: "unterminated".into(),
+            resumed_at: Some(4),
+        };
+        assert_eq!(
+            skipped_line(&e),
+            "quotes.csv:3: unterminated; skipped, and reading resumed on line 4"
+        );
+        // Other errors pass through.
+        let io = crate::Error::io("x", std::io::Error::other("disk"));
+        assert!(stopped(io).downcast_ref::<Stopped>().is_none());
     }
 }

@@ -109,14 +109,14 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
                 Ok(c) => c,
                 Err(e) => {
                     if !args.skip_bad {
-                        return Err(anyhow::Error::new(e)
-                            .context("bad input record (use --skip-bad to skip such records)"));
+                        return Err(super::rejects::stopped(e));
                     }
+                    let line = super::rejects::skipped_line(&e);
                     eprintln!(
                         "moderate: skipped: {}",
-                        crate::output::safe_text::safe_text(&e.to_string())
+                        crate::output::safe_text::safe_text(&line)
                     );
-                    builder.add_rejected(e.to_string());
+                    builder.add_rejected(line);
                     return Ok(());
                 }
             };

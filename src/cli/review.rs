@@ -47,7 +47,9 @@ pub struct ReviewArgs {
     /// Reviewer name written with each decision (default: $USER).
     #[arg(long, value_name = "NAME")]
     pub reviewer: Option<String>,
-    /// Also queue comments that no label flags (after the flagged ones).
+    /// Also queue the other comments, after the flagged ones, by their
+    /// score for the first queued label (`--label violent --all`: violent's
+    /// near misses first), ties by the next label's.
     #[arg(long)]
     pub all: bool,
     /// Queue the comments flagged for this label, highest score for it
@@ -208,7 +210,10 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         notice = Some(format!(
             "queue: {}{}{}",
             names.join(", then "),
-            if args.all { ", then the rest" } else { "" },
+            match names.first() {
+                Some(first) if args.all => format!(", then the rest by {first} score"),
+                _ => String::new(),
+            },
             if chosen.is_empty() && names.len() > 1 {
                 " (rarest first; --label to choose)"
             } else {

@@ -143,8 +143,18 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                 .map(|record| {
                     let comment = record.as_ref().ok()?;
                     let s = next.next()?.clone();
-                    let explanations =
-                        explain.then(|| scorer.explain_scores(&comment.text, &s, &thresholds, top));
+                    let explanations = explain.then(|| {
+                        let mut e = scorer.explain_scores(&comment.text, &s, &thresholds, top);
+                        // Spans count in the comment as written (its HTML).
+                        if comment.html.is_some() {
+                            for c in e.iter_mut().flatten() {
+                                for span in &mut c.spans {
+                                    *span = comment.written_range(span.0, span.1);
+                                }
+                            }
+                        }
+                        e
+                    });
                     Some((s, explanations))
                 })
                 .collect()

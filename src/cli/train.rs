@@ -164,10 +164,22 @@ pub struct TrainArgs {
     /// words are clustered (k-means at every `--clusters` granularity) and
     /// each word token also emits its cluster ids as features, so words
     /// never seen with a label share evidence with their neighbours. The
-    /// clusters are stored in the model. E.g.
-    /// `../shared/vectors/glove.6B.50d.200k.txt.gz`.
-    #[arg(long, value_name = "FILE")]
+    /// clusters are stored in the model. The shipped model's came from
+    /// GloVe 6B 50d, its 200,000 most frequent words (the README's
+    /// "Where the inputs come from"). Without --vectors, the word clusters
+    /// stored in the built-in model are reused (--word-clusters-from).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["word_clusters_from", "no_word_clusters"])]
     pub vectors: Option<PathBuf>,
+    /// Reuse the word clusters (the words and their cluster ids) stored in
+    /// this model file instead of building them from --vectors. Default,
+    /// without --vectors: those of the built-in model, so that retraining
+    /// keeps what the shipped model has.
+    #[arg(long, value_name = "MODEL", conflicts_with = "no_word_clusters")]
+    pub word_clusters_from: Option<PathBuf>,
+    /// Train without word clusters (no --vectors, nothing reused): the
+    /// first release's recipe.
+    #[arg(long)]
+    pub no_word_clusters: bool,
     /// Weight of the pooled-vector block against the unit-norm n-gram
     /// blocks, stored as one score per word and label; 0 (the default) =
     /// no pooled block, cluster tokens only.
@@ -178,8 +190,9 @@ pub struct TrainArgs {
     #[arg(long, default_value = "16,256,4096", value_name = "K,K...|off", value_parser = parse_levels, requires = "vectors")]
     pub clusters: ClusterLevels,
     /// Weight (l2 norm) of the cluster-token block; 0 = no cluster tokens.
-    #[arg(long, default_value_t = 0.4, value_name = "W", requires = "vectors")]
-    pub cluster_weight: f32,
+    /// Default: 0.4 with --vectors, the reused model's weight otherwise.
+    #[arg(long, value_name = "W", conflicts_with = "no_word_clusters")]
+    pub cluster_weight: Option<f32>,
     /// Words of the vector file kept (most frequent first); each costs about
     /// 16 bytes of model file.
     #[arg(
@@ -495,6 +508,128 @@ fn parse_range(s: &str) -> Result<CharRange, String> {
 
 const KNOWN_LABELS: [&str; 2] = ["abusive", "violent"];
 
+/// Weight of the cluster-token block built from --vectors.
+const DEFAULT_CLUSTER_WEIGHT: f32 = 0.4;
+
+/// Where a logistic model's word clusters come from, as the arguments say.
+#[derive(Debug, Clone, PartialEq)]
+enum ClusterSource {
+    /// Built from `--vectors` (by the training itself).
+    Vectors,
+    /// Reused from a model file, or from the built-in model (`None`); `true`
+    /// when asked for with --word-clusters-from, `false` by default.
+    Model(Option<PathBuf>, bool),
+    /// None at all (--no-word-clusters).
+    Off,
+}
+
+impl ClusterSource {
+    fn of(args: &TrainArgs) -> ClusterSource {
+        if args.vectors.is_some() {
+            ClusterSource::Vectors
+        } else if args.no_word_clusters {
+            ClusterSource::Off
+        } else {
+            match &args.word_clusters_from {
+                Some(p) => ClusterSource::Model(Some(p.clone()), true),
+                None => ClusterSource::Model(None, false),
+            }
+        }
+    }
+}
+
+/// Word clusters taken from a model, and what the output says about them.
+struct ReusedClusters {
+    lexicon: Option<std::sync::Arc<crate::features::Lexicon>>,
+    weight: f32,
+    line: String,
+}
+
+impl ReusedClusters {
+    /// Puts the clusters into `config`.
+    fn apply(&self, config: &mut TrainConfig) {
+        if let Some(lexicon) = &self.lexicon {
+            config.ngrams.lexicon = Some(lexicon.clone());
+            config.ngrams.cluster_weight = self.weight;
+        }
+    }
+}
+
+/// Without --vectors, the word clusters stored in the model the arguments
+/// name (by default the built-in one), so that a retrained model keeps the
+/// shipped model's clusters; `None` when --vectors builds them. Stops,
+/// saying what is missing, when the model cannot give what it has: an
+/// explicitly named model without clusters, or a model whose pooled
+/// word-vector block needs the vectors themselves.
+fn clusters_to_reuse(args: &TrainArgs) -> Result<Option<ReusedClusters>> {
+    let (path, explicit) = match ClusterSource::of(args) {
+        ClusterSource::Vectors => return Ok(None),
+        ClusterSource::Off => {
+            return Ok(Some(ReusedClusters {
+                lexicon: None,
+                weight: 0.0,
+                line: "word clusters: none (--no-word-clusters)".to_string(),
+            }));
+        }
+        ClusterSource::Model(path, explicit) => (path, explicit),
+    };
+    let name = path.as_ref().map_or("the built-in model".to_string(), |p| {
+        p.display().to_string()
+    });
+    let source = super::load_model(path.as_deref())
+        .with_context(|| format!("cannot read the word clusters of {name}"))?;
+    let Some(lexicon) = source.features.ngrams.lexicon.clone() else {
+        if explicit {
+            return Err(UsageError(format!(
+                "--word-clusters-from: {name} has no word clusters; --vectors FILE builds them \
+                 (the README's \"Where the inputs come from\" says where the shipped model's \
+                 vectors come from)"
+            ))
+            .into());
+        }
+        return Ok(Some(ReusedClusters {
+            lexicon: None,
+            weight: 0.0,
+            line: format!(
+                "word clusters: none ({name} has none to reuse; --vectors FILE builds them)"
+            ),
+        }));
+    };
+    if let (Some(prior), false) = (&source.semantic, explicit) {
+        return Err(UsageError(format!(
+            "{name} also has a pooled word-vector block (mean word vector of {}, weight {}), \
+             which cannot be rebuilt from the model: give --vectors FILE (the same vectors) and \
+             --semantic-weight {} to keep it, --word-clusters-from MODEL to keep the clusters \
+             alone, or --no-word-clusters",
+            prior.config.source, prior.config.weight, prior.config.weight
+        ))
+        .into());
+    }
+    let weight = args
+        .cluster_weight
+        .unwrap_or(source.features.ngrams.cluster_weight);
+    let line = format!(
+        "word clusters: {} words at {} clusters, reused from {name}{}",
+        lexicon.len(),
+        lexicon
+            .levels
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
+        if explicit {
+            String::new()
+        } else {
+            " (no --vectors given; --no-word-clusters trains without)".to_string()
+        }
+    );
+    Ok(Some(ReusedClusters {
+        lexicon: Some(lexicon),
+        weight,
+        line,
+    }))
+}
+
 /// The training settings the arguments describe, for `labels`.
 fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
     let threshold = match (args.target_precision, args.target_recall) {
@@ -524,7 +659,7 @@ fn train_config(args: &TrainArgs, labels: Vec<String>) -> TrainConfig {
             norm_unselected: !args.norm_selected_only,
             norm_per_block: !args.norm_whole_row,
             lexicon: None,
-            cluster_weight: args.cluster_weight,
+            cluster_weight: args.cluster_weight.unwrap_or(DEFAULT_CLUSTER_WEIGHT),
         },
         min_df: args.min_df,
         max_features: args.max_features,
@@ -623,6 +758,14 @@ fn finish_output(mut file: AtomicFile, model: &crate::model::Model) -> Result<us
 /// Runs `moderate train --learner ftrl`: the streaming learner reads the
 /// files in passes and never holds them in memory.
 fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
+    if args.word_clusters_from.is_some() || args.cluster_weight.is_some() {
+        return Err(UsageError(
+            "--word-clusters-from and --cluster-weight are logistic-learner options: the ftrl \
+             learner trains without word clusters"
+                .into(),
+        )
+        .into());
+    }
     if args.alpha.is_some() || args.no_presolve {
         return Err(UsageError(
             "--alpha and --no-presolve are logistic-learner options; the ftrl learner takes \
@@ -906,6 +1049,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         return run_ftrl(args, started);
     }
     let model_file = start_output(&args)?;
+    // A model to reuse clusters from that cannot be read fails now, not
+    // after the data is read.
+    let reused = clusters_to_reuse(&args)?;
     let candidates: Vec<String> = match &args.labels {
         Some(l) => l.clone(),
         None => KNOWN_LABELS.iter().map(|s| s.to_string()).collect(),
@@ -973,7 +1119,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    let config = train_config(&args, labels.clone());
+    let mut config = train_config(&args, labels.clone());
+    if let Some(r) = &reused {
+        r.apply(&mut config);
+    }
     let show = super::stderr_is_terminal();
     let progress = |p: Progress| {
         if !show {
@@ -1036,7 +1185,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         )?,
         None => writeln!(out, "word list: none (obfuscated words are not resolved)")?,
     }
-    if let Some(lexicon) = model.features.ngrams.lexicon.as_deref() {
+    if let Some(r) = &reused {
+        writeln!(out, "{}", r.line)?;
+    } else if let Some(lexicon) = model.features.ngrams.lexicon.as_deref() {
         writeln!(
             out,
             "word clusters: {} words of the vectors at {} clusters",

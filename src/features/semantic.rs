@@ -50,11 +50,7 @@ impl WordVectors {
 
     /// [`WordVectors::load`] from any reader; `path` names it in errors.
     pub fn read(reader: impl BufRead, path: &Path, max_words: usize) -> Result<WordVectors> {
-        let bad = |line: usize, what: String| Error::Input {
-            path: path.to_path_buf(),
-            line: line as u64,
-            message: what,
-        };
+        let bad = |line: usize, what: String| Error::input(path, line as u64, what);
         let mut out = WordVectors {
             words: Vec::new(),
             index: HashMap::default(),

@@ -246,10 +246,13 @@ impl CsvSource {
             Error::input(
                 &path,
                 line,
-                format!(
-                    "no `{}` column in header (columns: {}); use --text-column to name it",
-                    opts.text_column,
-                    list_names(columns.iter().map(String::as_str))
+                super::with_hint(
+                    format!(
+                        "no `{}` column in header (columns: {})",
+                        opts.text_column,
+                        list_names(columns.iter().map(String::as_str))
+                    ),
+                    opts.missing_text_hint.as_deref(),
                 ),
             )
         })?;
@@ -314,8 +317,13 @@ impl CsvSource {
             let end = self.reader.position().byte();
             if self.reader.get_ref().unterminated_at(end) {
                 self.records += 1;
-                let message = self.recover();
-                return Some(Err(Error::input(&self.path, line, message)));
+                let (message, resumed_at) = self.recover();
+                return Some(Err(Error::Input {
+                    path: self.path.clone(),
+                    line,
+                    message,
+                    resumed_at,
+                }));
             }
             self.reader.get_mut().forget_before(end);
             if self.record.len() <= 1 && self.record.iter().all(|f| f.trim_ascii().is_empty()) {
@@ -333,8 +341,8 @@ impl CsvSource {
     /// After a record that ended inside an unclosed quote at the end of the
     /// input: goes on reading on the line after the one where that quote
     /// opened, if the recovery budget allows. Returns the error message for
-    /// the bad record.
-    fn recover(&mut self) -> String {
+    /// the bad record and the line reading resumes on, if it does.
+    fn recover(&mut self) -> (String, Option<u64>) {
         let opened = self.reader.get_ref().last_open.1;
         let rest = self.reader.get_mut().after_unclosed_quote();
         match rest {
@@ -345,19 +353,26 @@ impl CsvSource {
                     .has_headers(false)
                     .flexible(true)
                     .from_reader(tracker);
-                format!(
-                    "unterminated quoted field: the `\"` opened on line {line} is never closed; \
-                     the record was skipped up to that line and reading resumed on line {}",
-                    line + 1
+                (
+                    format!(
+                        "unterminated quoted field: the `\"` opened on line {line} is never closed"
+                    ),
+                    Some(line + 1),
                 )
             }
-            Some(_) => format!(
-                "unterminated quoted field: the `\"` opened on line {opened} is never closed, \
-                 so the rest of the input was read as one field (too many unclosed quotes \
-                 to recover from)"
+            Some(_) => (
+                format!(
+                    "unterminated quoted field: the `\"` opened on line {opened} is never closed, \
+                     so the rest of the input was read as one field (too many unclosed quotes \
+                     to recover from)"
+                ),
+                None,
             ),
-            None => format!(
-                "unterminated quoted field: the `\"` opened on line {opened} is never closed"
+            None => (
+                format!(
+                    "unterminated quoted field: the `\"` opened on line {opened} is never closed"
+                ),
+                None,
             ),
         }
     }
@@ -402,6 +417,7 @@ impl CsvSource {
             text,
             labels,
             fields,
+            html: None,
         })
     }
 
@@ -648,12 +664,20 @@ mod tests {
     fn missing_text_column() {
         let (line, msg) = open_error(b"id,body\n1,x\n", &ReadOptions::default());
         assert_eq!(line, 1);
-        assert_eq!(
-            msg,
-            "no `text` column in header (columns: id, body); use --text-column to name it"
-        );
+        // The reader says what is missing; how to name the column is the
+        // caller's to say, in its own terms.
+        assert_eq!(msg, "no `text` column in header (columns: id, body)");
         let (line, _) = open_error(b"\n\nid,body\n", &ReadOptions::default());
         assert_eq!(line, 3);
+        let hinted = ReadOptions {
+            missing_text_hint: Some("name it with --text-column".into()),
+            ..ReadOptions::default()
+        };
+        let (_, msg) = open_error(b"id,body\n1,x\n", &hinted);
+        assert_eq!(
+            msg,
+            "no `text` column in header (columns: id, body); name it with --text-column"
+        );
     }
 
     #[test]
@@ -706,7 +730,17 @@ mod tests {
         assert_eq!(line, 3);
         assert!(msg.starts_with("unterminated quoted field"), "{msg}");
         assert!(msg.contains("opened on line 3"), "{msg}");
-        assert!(msg.contains("resumed on line 4"), "{msg}");
+        // The message says what is wrong, not what the caller did about it;
+        // where reading went on is for a caller that skips the record.
+        assert!(
+            !msg.contains("skipped") && !msg.contains("resumed"),
+            "{msg}"
+        );
+        let reason = got[1].as_ref().unwrap_err().skipped_reason();
+        assert!(
+            reason.ends_with("skipped, and reading resumed on line 4"),
+            "{reason}"
+        );
         // The records after the stray quote are read, with their own lines.
         let rest: Vec<(u64, &str, &str)> = got[2..]
             .iter()

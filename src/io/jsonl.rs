@@ -25,6 +25,7 @@ pub(super) struct JsonlSource {
     path: PathBuf,
     lines: LineSource,
     text_key: String,
+    missing_text_hint: Option<String>,
     id_key: String,
     label_keys: Vec<String>,
     keep_keys: Vec<String>,
@@ -42,6 +43,7 @@ impl JsonlSource {
             path,
             lines: LineSource::new(reader),
             text_key: opts.text_column.clone(),
+            missing_text_hint: opts.missing_text_hint.clone(),
             id_key: opts.id_column.clone(),
             label_keys: opts.label_columns.clone(),
             keep_keys: opts.keep_columns.clone(),
@@ -157,7 +159,12 @@ impl JsonlSource {
                     kind(&other)
                 ));
             }
-            None => return Err(missing_text(&self.text_key, &object)),
+            None => {
+                return Err(super::with_hint(
+                    missing_text(&self.text_key, &object),
+                    self.missing_text_hint.as_deref(),
+                ));
+            }
         };
 
         self.labels_seen.extend(labels.keys().cloned());
@@ -167,6 +174,7 @@ impl JsonlSource {
             text,
             labels,
             fields,
+            html: None,
         })
     }
 }
@@ -203,7 +211,7 @@ fn escape_controls_in_strings(line: &str) -> Option<String> {
 /// The message for an object without the text key.
 fn missing_text(key: &str, object: &Map<String, Value>) -> String {
     format!(
-        "no `{key}` key (keys: {}); use --text-column to name it",
+        "no `{key}` key (keys: {})",
         list_names(object.keys().map(String::as_str))
     )
 }
@@ -394,13 +402,7 @@ mod tests {
     #[test]
     fn missing_or_non_string_text() {
         let got = read(b"{\"id\": 1, \"body\": \"x\"}\n{\"text\": 5}\n{\"text\": null}\n{}\n");
-        assert_eq!(
-            input_error(&got[0]),
-            (
-                1,
-                "no `text` key (keys: body, id); use --text-column to name it"
-            )
-        );
+        assert_eq!(input_error(&got[0]), (1, "no `text` key (keys: body, id)"));
         assert_eq!(
             input_error(&got[1]),
             (2, "key `text` must be a string, found a number")
@@ -409,13 +411,7 @@ mod tests {
             input_error(&got[2]),
             (3, "key `text` must be a string, found null")
         );
-        assert_eq!(
-            input_error(&got[3]),
-            (
-                4,
-                "no `text` key (keys: none); use --text-column to name it"
-            )
-        );
+        assert_eq!(input_error(&got[3]), (4, "no `text` key (keys: none)"));
     }
 
     #[test]

@@ -120,6 +120,16 @@ pub struct ReadOptions {
     /// Extra columns or keys copied into [`Comment::fields`] when present
     /// (e.g. `source`).
     pub keep_columns: Vec<String>,
+    /// What the caller tells a person whose CSV header or JSON record lacks
+    /// the text column, after the message saying so: how to name it in the
+    /// caller's own terms (a command-line flag, a field of a request).
+    /// `None` says only what is missing.
+    pub missing_text_hint: Option<String>,
+    /// The comment text is HTML (as Coral sends and exports it): each
+    /// comment's tags are removed by [`crate::text::html::strip`], the
+    /// server's own function, and the HTML is kept in [`Comment::html`] so
+    /// that spans can be mapped back to it.
+    pub html: bool,
 }
 
 impl Default for ReadOptions {
@@ -130,6 +140,8 @@ impl Default for ReadOptions {
             id_column: "id".to_string(),
             label_columns: vec!["abusive".to_string(), "violent".to_string()],
             keep_columns: Vec::new(),
+            missing_text_hint: None,
+            html: false,
         }
     }
 }
@@ -150,6 +162,7 @@ pub struct CommentReader {
     path: PathBuf,
     format: InputFormat,
     source: Source,
+    html: bool,
 }
 
 impl fmt::Debug for CommentReader {
@@ -221,6 +234,7 @@ impl CommentReader {
             path,
             format,
             source,
+            html: opts.html,
         })
     }
 
@@ -258,11 +272,17 @@ impl Iterator for CommentReader {
     type Item = Result<Comment>;
 
     fn next(&mut self) -> Option<Result<Comment>> {
-        match &mut self.source {
+        let mut next = match &mut self.source {
             Source::Csv(csv) => csv.next_record(),
             Source::Jsonl(jsonl) => jsonl.next_record(),
             Source::Text(text) => text.next_record(),
+        };
+        if self.html
+            && let Some(Ok(comment)) = &mut next
+        {
+            comment.read_as_html();
         }
+        next
     }
 }
 
@@ -270,6 +290,14 @@ impl Iterator for CommentReader {
 /// malformed record or read error and returning it.
 pub fn read_all(path: &Path, opts: &ReadOptions) -> Result<Vec<Comment>> {
     CommentReader::open(path, opts)?.collect()
+}
+
+/// `message`, then `; hint` when the caller gave one.
+fn with_hint(message: String, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) if !h.is_empty() => format!("{message}; {h}"),
+        _ => message,
+    }
 }
 
 /// The error for a file whose name does not tell its format.
@@ -633,6 +661,33 @@ mod tests {
         let r = reader("a.txt", b"\xEF\xBBx\n", &ReadOptions::default()).unwrap();
         let got: Vec<Result<Comment>> = r.collect();
         assert!(matches!(got[0], Err(Error::Input { line: 1, .. })));
+    }
+
+    #[test]
+    fn html_comments_are_read_as_their_text_with_the_html_kept() {
+        let data = "id,text\na,\"<p>You <b>idiot</b></p><p>bye</p>\"\nb,plain < text\n";
+        let opts = ReadOptions {
+            html: true,
+            ..ReadOptions::default()
+        };
+        let got: Vec<Comment> = reader("x.csv", data.as_bytes(), &opts)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(got[0].text, "You idiot\nbye");
+        let html = &got[0].html.as_ref().unwrap().html;
+        assert_eq!(html, "<p>You <b>idiot</b></p><p>bye</p>");
+        let at = got[0].text.find("idiot").unwrap();
+        let (a, b) = got[0].written_range(at, at + 5);
+        assert_eq!(&html[a..b], "idiot");
+        assert_eq!(got[1].text, "plain < text");
+        // Without the option the text is as written.
+        let got: Vec<Comment> = reader("x.csv", data.as_bytes(), &ReadOptions::default())
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert!(got[0].text.starts_with("<p>") && got[0].html.is_none());
+        assert_eq!(got[0].written_range(3, 6), (3, 6));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The model card as JSON: what `moderate info --json` prints and
 //! `moderate serve` answers on `GET /v1/model`.
 
-use super::Model;
+use super::{FileId, Model};
 
-/// The model card of `model`: format, analyzer and feature settings, the
-/// training data, each label's definition, threshold, calibration and
-/// cross-validation, the held-out evaluation and the known limitations.
-pub fn card_json(model: &Model) -> serde_json::Value {
+/// The model card of `model`, read from the file `file` names: its version
+/// (what the server sends as `x-moderate-model-version`) and format,
+/// analyzer and feature settings, the training data, each label's
+/// definition, threshold, calibration and cross-validation, the held-out
+/// evaluation and the known limitations.
+pub fn card_json(model: &Model, file: &FileId) -> serde_json::Value {
     // The word table is summarised, not listed.
     let lexicon = model.features.ngrams.lexicon.as_deref();
     let ngrams = crate::features::NgramConfig {
@@ -14,7 +16,8 @@ pub fn card_json(model: &Model) -> serde_json::Value {
         ..model.features.ngrams.clone()
     };
     serde_json::json!({
-        "format_version": super::FORMAT_VERSION,
+        "version": file.version,
+        "format_version": file.format,
         "analyzer": model.analyzer,
         "ngrams": ngrams,
         "word_list_words": model.analyzer.known_words.as_ref().map(|l| l.len()),

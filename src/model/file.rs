@@ -48,6 +48,33 @@ const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
 
+/// What names one model file: its version, the same on every machine, and
+/// the format version it was written in. `moderate info` and the server's
+/// `x-moderate-model-version` header show the same version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileId {
+    /// The first 12 hex digits of the file's SHA-256.
+    pub version: String,
+    /// The format version in the file's header (0 when it has none).
+    pub format: u32,
+}
+
+impl FileId {
+    /// The identity of the model file whose bytes are `bytes`.
+    pub fn of(bytes: &[u8]) -> FileId {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(bytes);
+        let format = bytes
+            .get(8..12)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes);
+        FileId {
+            version: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+            format,
+        }
+    }
+}
+
 fn checksum(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {

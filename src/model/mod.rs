@@ -19,7 +19,7 @@ use logistic::{LinearWeights, LogisticSettings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use file::{FORMAT_VERSION, load, load_bytes, save, to_bytes};
+pub use file::{FORMAT_VERSION, FileId, load, load_bytes, save, to_bytes};
 
 /// Everything `score` needs, as written by `train`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,6 @@
 //!   it, with UTF-16 spans; without it the response is Perspective's shape.
 
 use super::config::Limits;
-use super::html;
 use super::language::{self, LanguagePolicy};
 use super::reload::Served;
 use super::spans::{self, Utf16Cursor};
@@ -24,6 +23,7 @@ use super::wire::{
     ExtensionResponse, RpcError, Score, SpanScore,
 };
 use crate::model::{Scorer, Scores};
+use crate::text::html;
 use std::collections::BTreeMap;
 
 /// Most words per attribute the extension returns.
@@ -91,12 +91,7 @@ pub fn analyze(
     let to_original = |a: usize, b: usize| -> (usize, usize) {
         match &stripped {
             None => (a, b),
-            Some(s) if b > a => {
-                let last = s.html_offset(b - 1);
-                let len = original[last..].chars().next().map_or(1, char::len_utf8);
-                (s.html_offset(a), last + len)
-            }
-            Some(s) => (s.html_offset(a), s.html_offset(a)),
+            Some(s) => s.html_range(original, a, b),
         }
     };
 

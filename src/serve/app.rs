@@ -96,6 +96,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(keyed)
         .route("/coral/phase", post(coral_handler))
+        .route("/coral/phase/{label}", post(coral_label_handler))
         .route("/healthz", get(healthz_handler))
         .route("/admin/reload", post(reload_handler))
         .fallback(not_found)
@@ -354,6 +355,20 @@ async fn score_handler(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn coral_handler(State(app): State<Arc<App>>, req: Request) -> Response {
+    coral_phase(app, None, req).await
+}
+
+/// `/coral/phase/{label}`: a phase that judges one label, so that Coral,
+/// which shows each phase's name on a comment it withheld, shows the label.
+async fn coral_label_handler(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(label): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    coral_phase(app, Some(label), req).await
+}
+
+async fn coral_phase(app: Arc<App>, label: Option<String>, req: Request) -> Response {
     let signature = req
         .headers()
         .get("x-coral-signature")
@@ -367,7 +382,22 @@ async fn coral_handler(State(app): State<Arc<App>>, req: Request) -> Response {
             app2.metrics.rejected("bad_signature");
             return Err(RpcError::denied(e.message()));
         }
-        let d = coral::decide(&body, served, scorer)?;
+        let only = match &label {
+            None => None,
+            Some(name) => Some(
+                (0..served.model.labels.len())
+                    .find(|&l| served.model.labels[l].name.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        RpcError::not_found(format!(
+                            "No label `{}` in the model (labels: {}); /coral/phase judges \
+                             all of them.",
+                            sanitize_path(name),
+                            served.label_names().join(", ")
+                        ))
+                    })?,
+            ),
+        };
+        let d = coral::decide(&body, served, scorer, only)?;
         Ok(match d.body {
             None => Scored {
                 status: StatusCode::NO_CONTENT,

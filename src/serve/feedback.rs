@@ -19,12 +19,12 @@
 //! next open removes).
 
 use super::config::Limits;
-use super::html;
 use super::language;
 use super::reload::Served;
 use super::wire::{ErrorKind, RpcError, SuggestRequest, SuggestResponse};
 use crate::error::Result;
 use crate::review::{DecisionLog, PartialDecision, rfc3339_utc};
+use crate::text::html;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Mutex;

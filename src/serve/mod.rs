@@ -14,7 +14,6 @@
 //! | [`wire`] | Perspective request/response/error JSON |
 //! | [`analyze`] | `comments:analyze` |
 //! | [`spans`] | sentences and UTF-16 offsets |
-//! | [`html`] | comment HTML to text, with offsets |
 //! | [`feedback`] | `comments:suggestscore` -> the decisions file |
 //! | [`coral`] | Coral's phase: signatures and decisions |
 //! | [`native`] | `/v1/score` and `/v1/model` |
@@ -34,7 +33,6 @@ pub mod auth;
 pub mod config;
 pub mod coral;
 pub mod feedback;
-pub mod html;
 pub mod language;
 pub mod limits;
 pub mod metrics;

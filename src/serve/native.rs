@@ -162,6 +162,16 @@ pub fn score_batch(
     let opts = ReadOptions {
         format: Some(format),
         label_columns: Vec::new(),
+        missing_text_hint: Some(
+            match input {
+                BatchInput::Csv => "the CSV header must have a `text` column",
+                BatchInput::Json | BatchInput::JsonLines => {
+                    "each record must carry its comment under the key `text`"
+                }
+                BatchInput::Text => "",
+            }
+            .to_string(),
+        ),
         ..ReadOptions::default()
     };
     let record_error = |e: crate::Error| match e {
@@ -326,9 +336,12 @@ fn lines_to_array(lines: &[u8]) -> Vec<u8> {
 /// this server serves: the version, where it was loaded from, the
 /// thresholds in force and the attribute names.
 pub fn model_card(served: &Served, languages: &str) -> serde_json::Value {
-    let mut card = crate::model::card::card_json(&served.model);
+    let file = crate::model::FileId {
+        version: served.version.clone(),
+        format: served.format,
+    };
+    let mut card = crate::model::card::card_json(&served.model, &file);
     let labels = served.label_names();
-    card["version"] = serde_json::json!(served.version);
     card["serving"] = serde_json::json!({
         "source": served.source,
         "loaded_at": served.loaded_at,
@@ -489,6 +502,36 @@ mod tests {
             )
             .unwrap_err();
             assert!(e.message.contains("more than 2"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn a_missing_text_field_is_explained_in_http_terms_not_cli_flags() {
+        // An HTTP client cannot pass --text-column: the error says what the
+        // body must hold.
+        for (body, input, want) in [
+            (
+                "id,body\n1,x\n",
+                BatchInput::Csv,
+                "line 1: no `text` column in header (columns: id, body); the CSV header must \
+                 have a `text` column",
+            ),
+            (
+                "{\"body\": \"x\"}\n",
+                BatchInput::JsonLines,
+                "line 1: no `text` key (keys: body); each record must carry its comment under \
+                 the key `text`",
+            ),
+            (
+                r#"{"body": "x"}"#,
+                BatchInput::Json,
+                "record 1: no `text` key (keys: body); each record must carry its comment \
+                 under the key `text`",
+            ),
+        ] {
+            let e = batch(body, input, None).unwrap_err();
+            assert!(!e.message.contains("--"), "a CLI flag in: {}", e.message);
+            assert_eq!(e.message, want);
         }
     }
 

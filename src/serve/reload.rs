@@ -13,7 +13,6 @@ use super::config::ServeConfig;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use arc_swap::ArcSwap;
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +24,8 @@ pub struct Served {
     /// Its version: the first 12 hex digits of the model file's SHA-256
     /// (the same file gives the same version on every instance).
     pub version: String,
+    /// The format version of its file.
+    pub format: u32,
     /// Where it was loaded from (a path, or `built-in`).
     pub source: String,
     /// When it was loaded (RFC 3339 UTC).
@@ -68,8 +69,10 @@ impl Served {
             reject_thresholds[i] = Some(*p);
         }
         let attributes = config.aliases.resolve(&model)?;
+        let file = crate::model::FileId::of(bytes);
         Ok(Served {
-            version: model_version(bytes),
+            version: file.version,
+            format: file.format,
             source,
             loaded_at: crate::review::rfc3339_utc(std::time::SystemTime::now()),
             thresholds,
@@ -94,10 +97,9 @@ impl Served {
     }
 }
 
-/// The version string of a model file.
+/// The version string of a model file ([`crate::model::FileId`]).
 pub fn model_version(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::FileId::of(bytes).version
 }
 
 /// What a reload did.

@@ -8,9 +8,14 @@
 //! model's [`KnownWords`] by [`resolve`]; when the model has one) ->
 //! [`tokenize`] (words, numbers, URLs, mentions, emoji, with spans) ->
 //! [`stem`] (Snowball English, cached) -> optional negation marking.
+//!
+//! Before all of it, a comment written in HTML can have its tags removed
+//! ([`html`]), as the server does for Coral and for Perspective's `HTML`
+//! comments and the command line does with `--html`.
 
 pub mod chunks;
 pub mod deobfuscate;
+pub mod html;
 pub mod identity;
 pub mod known_words;
 pub mod normalize;

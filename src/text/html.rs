@@ -2,6 +2,11 @@
 //! `<script>`/`<style>` contents dropped. Entities are left alone: the
 //! analyzer decodes them (and a decoded `&lt;` must never become a tag).
 //!
+//! One function for every reader of HTML comments: the server's Coral phase
+//! and Perspective `HTML` comments, and the command line's `--html`
+//! ([`crate::io::ReadOptions::html`]), so that a backlog exported from Coral
+//! scores offline as it did live.
+//!
 //! Each byte of the text remembers the byte of the HTML it came from, so that
 //! spans found in the text can be reported against what the client sent.
 
@@ -42,7 +47,34 @@ pub struct Stripped {
 impl Stripped {
     /// The HTML byte offset of text byte offset `i`.
     pub fn html_offset(&self, i: usize) -> usize {
-        self.origin.get(i).copied().unwrap_or(0) as usize
+        html_offset(&self.origin, i)
+    }
+
+    /// The byte range of `html` (the HTML this was stripped from) that the
+    /// text's byte range `a..b` came from: from its first character's byte
+    /// to the end of its last character.
+    pub fn html_range(&self, html: &str, a: usize, b: usize) -> (usize, usize) {
+        html_range(&self.origin, html, a, b)
+    }
+}
+
+/// `origin[i]` (see [`Stripped::origin`]), 0 past its end.
+fn html_offset(origin: &[u32], i: usize) -> usize {
+    origin.get(i).copied().unwrap_or(0) as usize
+}
+
+/// [`Stripped::html_range`] over an `origin` table.
+pub fn html_range(origin: &[u32], html: &str, a: usize, b: usize) -> (usize, usize) {
+    if b > a {
+        let last = html_offset(origin, b - 1);
+        let len = html
+            .get(last..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(1, char::len_utf8);
+        (html_offset(origin, a), last + len)
+    } else {
+        let at = html_offset(origin, a);
+        (at, at)
     }
 }
 
