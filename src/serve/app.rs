@@ -38,7 +38,7 @@ pub struct App {
     pub models: ModelHolder,
     /// The scoring workers.
     pub pool: super::pool::ScoringPool,
-    /// The decisions file.
+    /// The decisions writer (to the store).
     pub feedback: FeedbackWriter,
     /// Metrics.
     pub metrics: Metrics,
@@ -308,7 +308,7 @@ async fn suggest_handler(State(app): State<Arc<App>>, req: Request) -> Response 
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) | Err(e) => return error_response(&e, Some(&version)),
     };
-    // Waits for the fsync: a 200 means the decision is on disk.
+    // Waits for the commit: a 200 means the decision is stored.
     let written = app.feedback.record(decision).await;
     app.metrics.decision(written.is_ok());
     if let Err(e) = written {

@@ -6,6 +6,7 @@ use super::attributes::AliasTable;
 use super::auth::{ApiKeys, load_secret_list};
 use super::language::LanguagePolicy;
 use crate::error::{Error, Result};
+use crate::store::Location;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,8 +109,9 @@ pub struct ServeConfig {
     pub encoder_dir: Option<PathBuf>,
     /// Score with the word model alone even if the model has a second stage.
     pub word_only: bool,
-    /// Where `comments:suggestscore` appends reviewer decisions.
-    pub decisions: PathBuf,
+    /// The store: where `comments:suggestscore` decisions (and what the
+    /// server flagged) are kept.
+    pub store: Location,
     /// Name written in the `reviewer` column when a feedback request has no
     /// `communityId`.
     pub reviewer: String,
@@ -184,7 +186,7 @@ impl SecretSources {
 
 impl ServeConfig {
     /// A configuration with the defaults: loopback port 8080, the built-in
-    /// model, `decisions.csv`, no keys, the default aliases, English only.
+    /// model, the SQLite store `moderate.db`, no keys, the default aliases, English only.
     pub fn new(listen: SocketAddr) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ServeConfig {
@@ -192,7 +194,7 @@ impl ServeConfig {
             model_path: None,
             encoder_dir: None,
             word_only: false,
-            decisions: PathBuf::from("decisions.csv"),
+            store: Location::Sqlite(PathBuf::from(crate::store::DEFAULT_STORE)),
             reviewer: "perspective-api".to_string(),
             api_keys: ApiKeys::default(),
             allow_no_auth: false,

@@ -1,6 +1,5 @@
-//! `comments:suggestscore`: a reviewer's decision, recorded in the same
-//! decisions file that `moderate review` writes and `moderate train --data`
-//! reads.
+//! `comments:suggestscore`: a reviewer's decision, stored in the store
+//! (see [`crate::store`]) that `moderate train --data` reads.
 //!
 //! - The row's id is the request's `clientToken` (Coral sends
 //!   `comment:<id>`), or `sha256:` and 16 hex digits of the text when there
@@ -13,10 +12,10 @@
 //! - The reviewer is the request's `communityId` (Coral: `Coral:<site URL>`),
 //!   else the server's `--reviewer`.
 //!
-//! One thread owns the file. Each decision is appended in one write and
-//! `fsync`ed before the request is answered, so an acknowledged decision
-//! survives a crash and a crash tears at most the row in flight (which the
-//! next open removes).
+//! One thread stores the decisions. Each is committed (in a transaction
+//! with the others waiting at that moment) before its request is answered,
+//! so an acknowledged decision survives a crash. A decision identical to
+//! the latest one stored for its id (a retried request) is stored once.
 
 use super::config::Limits;
 use super::html;
@@ -24,9 +23,8 @@ use super::language;
 use super::reload::Served;
 use super::wire::{ErrorKind, RpcError, SuggestRequest, SuggestResponse};
 use crate::error::Result;
-use crate::review::{DecisionLog, PartialDecision, rfc3339_utc};
-use sha2::{Digest, Sha256};
-use std::path::Path;
+use crate::review::{PartialDecision, rfc3339_utc};
+use crate::store::{Dedupe, Location, NewDecision, Recorded, Store};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
@@ -127,16 +125,20 @@ pub fn decision_from(
     Ok((decision, response))
 }
 
-/// The id of a decision whose request had no `clientToken`.
+/// The id of a decision whose request had no `clientToken`: the text's
+/// digest (see [`crate::store::text_digest`]).
 pub fn text_id(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    crate::store::text_digest(text)
 }
 
-type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+type Reply = tokio::sync::oneshot::Sender<std::result::Result<Recorded, String>>;
 
-/// The thread that appends decisions to the decisions file.
+/// Most decisions committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// The thread that stores decisions. It takes every decision waiting when
+/// it starts a transaction and commits them together (group commit: one
+/// disk sync for many requests), then answers each request.
 pub struct FeedbackWriter {
     tx: Mutex<Option<crossbeam_channel::Sender<(PartialDecision, Reply)>>>,
     handle: Mutex<Option<JoinHandle<()>>>,
@@ -149,35 +151,17 @@ impl std::fmt::Debug for FeedbackWriter {
 }
 
 impl FeedbackWriter {
-    /// Opens (or creates) the decisions file for `labels` and starts the
-    /// writer. Fails when the file's header does not match the labels or a
-    /// row other than a torn last one is malformed; a repair is reported on
-    /// stderr.
-    pub fn open(path: &Path, labels: &[&str]) -> Result<Self> {
-        let log = DecisionLog::open(path, labels)?;
-        if let Some(repair) = log.repaired() {
-            eprintln!("moderate serve: {}: {repair}", path.display());
-        }
-        let mut log = log.append_only();
-        let owned: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-        let path = path.to_path_buf();
-        let (tx, rx) = crossbeam_channel::bounded::<(PartialDecision, Reply)>(1024);
+    /// Opens the store at `location` (migrating it; failing when it cannot
+    /// be reached or is newer than this binary) and starts the writer for a
+    /// model with `labels`.
+    pub fn open(location: &Location, labels: &[&str]) -> Result<Self> {
+        let store = Store::open(location)?;
+        let names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        let location = location.clone();
+        let (tx, rx) = crossbeam_channel::bounded::<(PartialDecision, Reply)>(4096);
         let handle = std::thread::Builder::new()
             .name("moderate-decisions".to_string())
-            .spawn(move || {
-                for (decision, reply) in rx {
-                    let outcome = log.append_partial(&decision).map_err(|e| e.to_string());
-                    if outcome.is_err() {
-                        // A failed write may have left part of a row:
-                        // reopening cuts it off before the next append.
-                        let labels: Vec<&str> = owned.iter().map(String::as_str).collect();
-                        if let Ok(fresh) = DecisionLog::open(&path, &labels) {
-                            log = fresh.append_only();
-                        }
-                    }
-                    let _ = reply.send(outcome);
-                }
-            })
+            .spawn(move || write_loop(&rx, Some(store), &location, &names))
             .map_err(|e| crate::Error::io("decisions writer thread", e))?;
         Ok(FeedbackWriter {
             tx: Mutex::new(Some(tx)),
@@ -185,8 +169,11 @@ impl FeedbackWriter {
         })
     }
 
-    /// Appends `decision` and waits until it is durable.
-    pub async fn record(&self, decision: PartialDecision) -> std::result::Result<(), RpcError> {
+    /// Stores `decision` and waits until it is committed.
+    pub async fn record(
+        &self,
+        decision: PartialDecision,
+    ) -> std::result::Result<Recorded, RpcError> {
         let (reply, done) = tokio::sync::oneshot::channel();
         let tx = self
             .tx
@@ -202,20 +189,85 @@ impl FeedbackWriter {
             )
         })?;
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(recorded)) => Ok(recorded),
             Ok(Err(e)) => Err(RpcError::internal(format!(
-                "The decision could not be written: {e}"
+                "The decision could not be stored: {e}"
             ))),
             Err(_) => Err(RpcError::internal("The decisions writer stopped.")),
         }
     }
 
-    /// Writes what is queued, then stops the writer.
+    /// Stores what is queued, then stops the writer.
     pub fn shutdown(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = h.join();
         }
+    }
+}
+
+/// The writer's loop: a batch of whatever is waiting, one transaction, one
+/// answer per request. After a failure the store is reopened (a PostgreSQL
+/// connection may have dropped) before the next batch.
+fn write_loop(
+    rx: &crossbeam_channel::Receiver<(PartialDecision, Reply)>,
+    mut store: Option<Store>,
+    location: &Location,
+    labels: &[String],
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let decisions: Vec<NewDecision> = batch
+            .iter()
+            .map(|(d, _)| to_new_decision(d, labels))
+            .collect();
+        if store.is_none() {
+            match Store::open(location) {
+                Ok(s) => store = Some(s),
+                Err(e) => eprintln!("moderate serve: {e}"),
+            }
+        }
+        let outcome = match store.as_mut() {
+            Some(s) => s.record_decisions(&decisions).map_err(|e| e.to_string()),
+            None => Err(format!("store {location} is unavailable")),
+        };
+        match outcome {
+            Ok(recorded) => {
+                for ((_, reply), r) in batch.into_iter().zip(recorded) {
+                    let _ = reply.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                store = None;
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A feedback decision in the store's form.
+fn to_new_decision(d: &PartialDecision, labels: &[String]) -> NewDecision {
+    NewDecision {
+        id: d.id.clone(),
+        text: d.text.clone(),
+        labels: labels
+            .iter()
+            .cloned()
+            .zip(d.labels.iter().copied())
+            .collect(),
+        reviewer: d.reviewer.clone(),
+        decided_at: d.decided_at.clone(),
+        origin: "suggestscore".to_string(),
+        served: None,
+        dedupe: Dedupe::Latest,
     }
 }
 
@@ -306,25 +358,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_writer_appends_durably_and_reopens() {
+    async fn the_writer_commits_once_per_decision_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("decisions.csv");
-        let w = FeedbackWriter::open(&path, &["abusive", "violent"]).unwrap();
-        let (d, _) = decide(
-            r#"{"comment": {"text": "a, \"quoted\"\nline"}, "clientToken": "comment:9",
-                "attributeScores": {"THREAT": {"summaryScore": {"value": 1}}}}"#,
-        )
-        .unwrap();
-        w.record(d).await.unwrap();
+        let location = Location::Sqlite(dir.path().join("moderate.db"));
+        let w = FeedbackWriter::open(&location, &["abusive", "violent"]).unwrap();
+        let body = r#"{"comment": {"text": "a, \"quoted\"\nline"}, "clientToken": "comment:9",
+                "attributeScores": {"THREAT": {"summaryScore": {"value": 1}}}}"#;
+        let first = w.record(decide(body).unwrap().0).await.unwrap();
+        assert!(matches!(first, Recorded::Stored(_)));
+        // The same request again (a retry) is stored once.
+        assert_eq!(
+            w.record(decide(body).unwrap().0).await.unwrap(),
+            Recorded::Repeat
+        );
         w.shutdown();
         assert!(w.record(decide(r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}"#).unwrap().0).await.is_err());
-        let text = std::fs::read_to_string(&path).unwrap();
+        let mut store = Store::open(&location).unwrap();
+        let mut csv = Vec::new();
+        crate::store::transfer::export(&mut store, &["abusive".into(), "violent".into()], &mut csv)
+            .unwrap();
+        let text = String::from_utf8(csv).unwrap();
         assert!(text.starts_with("id,text,abusive,violent,reviewer,decided_at\n"));
         assert!(
             text.contains("comment:9,\"a, \"\"quoted\"\"\nline\",-1,1,api,"),
             "{text}"
         );
-        // The header must match the model's labels.
-        assert!(FeedbackWriter::open(&path, &["toxic"]).is_err());
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 }

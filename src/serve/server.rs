@@ -25,14 +25,14 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 /// Runs the server until it is told to stop. Fails before serving when the
-/// configuration, model, decisions file or listen address is unusable.
+/// configuration, model, store or listen address is unusable.
 pub fn run(config: ServeConfig) -> Result<()> {
     config.validate()?;
     let config = Arc::new(config);
     let models = ModelHolder::load(Arc::clone(&config))?;
     let served = models.current();
     let labels = served.label_names();
-    let feedback = FeedbackWriter::open(&config.decisions, &labels)?;
+    let feedback = FeedbackWriter::open(&config.store, &labels)?;
     let listener = std::net::TcpListener::bind(config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -54,7 +54,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
     warn_about_file_limit(config.limits.max_connections);
     eprintln!(
         "moderate serve: listening on http://{local} (model {} from {}; {} scoring workers; \
-         API keys: {}; Coral phase: {}; decisions: {})",
+         API keys: {}; Coral phase: {}; store: {})",
         served.version,
         served.source,
         config.workers,
@@ -68,7 +68,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         } else {
             "on"
         },
-        config.decisions.display()
+        config.store
     );
     drop(served);
     let runtime = tokio::runtime::Builder::new_multi_thread()
