@@ -973,3 +973,118 @@ fn sigterm_finishes_requests_in_flight_then_exits() {
         "the listener is closed"
     );
 }
+
+/// Waits (up to 10 s) until the store at `path` holds `n` served-flags
+/// records, which are written behind the answer.
+fn wait_for_served_flags(path: &Path, n: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        let out = Command::new(bin())
+            .args(["store", "info", "--store"])
+            .arg(path)
+            .env_remove("MODERATE_STORE")
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&out.stdout).into_owned();
+        if info.contains(&format!("served flags: {n} comments")) {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "no {n} served flags in the store: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Issue 24, item 7: Coral sends every decision under its one configured
+/// attribute (TOXICITY), so a rejection is a verdict on the comment as the
+/// server flagged it, not a statement about TOXICITY; and two attributes of
+/// one label that disagree are refused, not resolved silently. The flags
+/// come from --threshold (abusive never, violent always), so this holds for
+/// any model.
+#[test]
+fn suggestscore_confirms_or_refutes_what_the_server_flagged() {
+    let server = Server::start(
+        &[
+            "--store",
+            "m.db",
+            "--threshold",
+            "abusive=1",
+            "--threshold",
+            "violent=0",
+        ],
+        &[],
+    );
+    let threat = "Anyone waving that flag should get their skull caved in.";
+    let sport = "Great match yesterday, our keeper killed it!";
+    // Coral's analyze: its one attribute, no clientToken.
+    for text in [threat, sport] {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &json!({"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    wait_for_served_flags(&server.path("m.db"), 2);
+    let coral = |text: &str, token: &str, value: u8| {
+        json!({"comment": {"text": text},
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": value}}},
+            "languages": ["en"], "communityId": "Coral:https://news.example", "clientToken": token})
+    };
+    // The moderator rejects the threat: its violent flag is confirmed, and
+    // abusive (Coral's TOXICITY) is not claimed.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral(threat, "comment:t1", 1),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The moderator approves the sports comment: its violent flag is refuted.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral(sport, "comment:s1", 0),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A comment this server never scored: the attribute is read as sent.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral("You are all vermin.", "comment:v1", 1),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let file = export_store(&server.path("m.db"));
+    let rows: Vec<&str> = file.lines().collect();
+    assert_eq!(rows.len(), 4, "{file}");
+    assert!(
+        rows[1].starts_with(&format!("comment:t1,{threat},-1,1,")),
+        "{file}"
+    );
+    assert!(
+        rows[2].starts_with(&format!("comment:s1,\"{sport}\",0,0,")),
+        "{file}"
+    );
+    assert!(
+        rows[3].starts_with("comment:v1,You are all vermin.,1,-1,"),
+        "{file}"
+    );
+    // Two attributes of one label that disagree: refused, naming both.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &json!({"comment": {"text": threat},
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}, "INSULT": {"summaryScore": {"value": 0}}},
+            "clientToken": "comment:t2"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("TOXICITY") && message.contains("INSULT") && message.contains("abusive"),
+        "{message}"
+    );
+    // The metrics count what decisions did to the flags.
+    let metrics = server.get("/metrics").text();
+    for line in [
+        "moderate_feedback_flags_total{label=\"violent\",outcome=\"confirmed\"} 1",
+        "moderate_feedback_flags_total{label=\"violent\",outcome=\"refuted\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
+    }
+}

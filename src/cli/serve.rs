@@ -40,6 +40,15 @@ pub struct ServeArgs {
     /// import` loads an existing decisions CSV).
     #[arg(long, hide = true, value_name = "FILE")]
     pub decisions: Option<PathBuf>,
+    /// How comments:suggestscore naming one attribute (Coral's approve or
+    /// reject) is read: `verdict` confirms or refutes what the server
+    /// flagged for the comment; `literal` takes the attribute as sent.
+    #[arg(long, value_enum, default_value = "verdict")]
+    pub feedback: crate::serve::verdict::FeedbackReading,
+    /// Days the store keeps what the server flagged for a comment (for
+    /// decisions that come later).
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub served_flags_days: u32,
     /// Reviewer name for feedback without a communityId.
     #[arg(long, default_value = "perspective-api", value_name = "NAME")]
     pub reviewer: String,
@@ -181,6 +190,8 @@ impl ServeArgs {
         config.store = crate::store::Location::parse(&self.store)
             .map_err(|e| super::UsageError(format!("--store: {e}")))?;
         config.reviewer = self.reviewer;
+        config.feedback_reading = self.feedback;
+        config.served_flags_days = self.served_flags_days;
         config.api_keys = secrets.api_keys;
         config.admin_keys = secrets.admin_keys;
         config.coral_secrets = secrets.coral_secrets;

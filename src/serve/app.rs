@@ -9,6 +9,7 @@ use super::auth::presented_key;
 use super::config::ServeConfig;
 use super::coral;
 use super::feedback::{self, FeedbackWriter};
+use super::flags::{self as served_flags, FlagRecorder};
 use super::limits::{Admission, RateLimiter};
 use super::metrics::{Endpoint, Metrics};
 use super::native::{self, BatchInput, BatchOptions};
@@ -40,6 +41,8 @@ pub struct App {
     pub pool: super::pool::ScoringPool,
     /// The decisions writer (to the store).
     pub feedback: FeedbackWriter,
+    /// The served-flags writer (to the store).
+    pub flags: FlagRecorder,
     /// Metrics.
     pub metrics: Metrics,
     /// The in-flight cap.
@@ -198,6 +201,8 @@ struct Scored {
     body: Vec<u8>,
     flags: Vec<Vec<bool>>,
     records: Option<u64>,
+    /// What the server flagged, to record for a later decision.
+    served: Option<crate::store::ServedFlags>,
 }
 
 /// Reads the body, takes an in-flight slot, runs `work` on the pool within
@@ -236,7 +241,10 @@ where
         Ok(Ok(result)) => result,
     };
     match outcome {
-        Ok(scored) => {
+        Ok(mut scored) => {
+            if let Some(s) = scored.served.take() {
+                app.flags.record(s);
+            }
             for f in &scored.flags {
                 app.metrics.scored(f);
             }
@@ -271,12 +279,22 @@ async fn analyze_handler(State(app): State<Arc<App>>, req: Request) -> Response 
     let limit = config.limits.max_body_bytes;
     score_on_pool(&app, req, limit, move |body, served, scorer| {
         let a = analyze::analyze(&body, served, &config.limits, &config.languages, scorer)?;
+        let record = a.digest.and_then(|digest| {
+            served_flags::served_flags(
+                digest,
+                a.client_token,
+                &served.label_names(),
+                &a.flags,
+                &served.version,
+            )
+        });
         Ok(Scored {
             status: StatusCode::OK,
             content_type: JSON,
             body: serde_json::to_vec(&a.response).map_err(|e| RpcError::internal(e.to_string()))?,
             flags: vec![a.flags],
             records: None,
+            served: record,
         })
     })
     .await
@@ -311,9 +329,18 @@ async fn suggest_handler(State(app): State<Arc<App>>, req: Request) -> Response 
     // Waits for the commit: a 200 means the decision is stored.
     let written = app.feedback.record(decision).await;
     app.metrics.decision(written.is_ok());
-    if let Err(e) = written {
-        eprintln!("moderate serve: {}", e.message);
-        return error_response(&e, Some(&version));
+    match written {
+        Err(e) => {
+            eprintln!("moderate serve: {}", e.message);
+            return error_response(&e, Some(&version));
+        }
+        Ok(stored) => {
+            if let (crate::store::Recorded::Stored(_), Some(outcomes)) =
+                (stored.recorded, &stored.outcomes)
+            {
+                app.metrics.feedback_outcomes(outcomes);
+            }
+        }
     }
     let body = serde_json::to_vec(&response).unwrap_or_default();
     body_response(StatusCode::OK, JSON, body, &version)
@@ -348,6 +375,7 @@ async fn score_handler(State(app): State<Arc<App>>, req: Request) -> Response {
             body: b.body,
             flags: b.flags,
             records: Some(b.records),
+            served: None,
         })
     })
     .await
@@ -368,6 +396,15 @@ async fn coral_handler(State(app): State<Arc<App>>, req: Request) -> Response {
             return Err(RpcError::denied(e.message()));
         }
         let d = coral::decide(&body, served, scorer)?;
+        let record = d.digest.and_then(|digest| {
+            served_flags::served_flags(
+                digest,
+                None,
+                &served.label_names(),
+                &d.flags,
+                &served.version,
+            )
+        });
         Ok(match d.body {
             None => Scored {
                 status: StatusCode::NO_CONTENT,
@@ -375,6 +412,7 @@ async fn coral_handler(State(app): State<Arc<App>>, req: Request) -> Response {
                 body: Vec::new(),
                 flags: vec![d.flags],
                 records: None,
+                served: record,
             },
             Some(json) => Scored {
                 status: StatusCode::OK,
@@ -382,6 +420,7 @@ async fn coral_handler(State(app): State<Arc<App>>, req: Request) -> Response {
                 body: serde_json::to_vec(&json).unwrap_or_default(),
                 flags: vec![d.flags],
                 records: None,
+                served: record,
             },
         })
     })
@@ -397,6 +436,8 @@ async fn model_handler(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics_handler(State(app): State<Arc<App>>) -> Response {
     let version = app.models.current().version.clone();
+    app.metrics
+        .served_flags_lost(app.flags.dropped(), app.flags.failed());
     body_response(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -5,6 +5,7 @@
 use super::attributes::AliasTable;
 use super::auth::{ApiKeys, load_secret_list};
 use super::language::LanguagePolicy;
+use super::verdict::FeedbackReading;
 use crate::error::{Error, Result};
 use crate::store::Location;
 use std::net::SocketAddr;
@@ -112,6 +113,11 @@ pub struct ServeConfig {
     /// The store: where `comments:suggestscore` decisions (and what the
     /// server flagged) are kept.
     pub store: Location,
+    /// How a `comments:suggestscore` that names one attribute is read (see
+    /// [`verdict`](super::verdict)).
+    pub feedback_reading: FeedbackReading,
+    /// Days a record of what the server flagged is kept.
+    pub served_flags_days: u32,
     /// Name written in the `reviewer` column when a feedback request has no
     /// `communityId`.
     pub reviewer: String,
@@ -195,6 +201,8 @@ impl ServeConfig {
             encoder_dir: None,
             word_only: false,
             store: Location::Sqlite(PathBuf::from(crate::store::DEFAULT_STORE)),
+            feedback_reading: FeedbackReading::Verdict,
+            served_flags_days: 30,
             reviewer: "perspective-api".to_string(),
             api_keys: ApiKeys::default(),
             allow_no_auth: false,

@@ -130,6 +130,9 @@ pub struct PhaseDecision {
     pub body: Option<serde_json::Value>,
     /// Per label, whether the comment reached its flag threshold.
     pub flags: Vec<bool>,
+    /// When a label was flagged, the digest of the comment's text, which
+    /// keys the served flags.
+    pub digest: Option<String>,
 }
 
 /// Scores a (verified) phase request body.
@@ -150,6 +153,7 @@ pub fn decide(
         return Ok(PhaseDecision {
             body: None,
             flags: vec![false; n_labels],
+            digest: None,
         });
     }
     let mut scores = Scores::default();
@@ -165,7 +169,11 @@ pub fn decide(
     } else if flags.iter().any(|&f| f) {
         "SYSTEM_WITHHELD"
     } else {
-        return Ok(PhaseDecision { body: None, flags });
+        return Ok(PhaseDecision {
+            body: None,
+            flags,
+            digest: None,
+        });
     };
     Ok(PhaseDecision {
         body: Some(serde_json::json!({
@@ -174,6 +182,7 @@ pub fn decide(
             "tags": [],
         })),
         flags,
+        digest: Some(crate::store::text_digest(&text)),
     })
 }
 

@@ -21,6 +21,7 @@ use super::config::Limits;
 use super::html;
 use super::language;
 use super::reload::Served;
+use super::verdict::{self, FeedbackReading, Outcome, Reading};
 use super::wire::{ErrorKind, RpcError, SuggestRequest, SuggestResponse};
 use crate::error::Result;
 use crate::review::{PartialDecision, rfc3339_utc};
@@ -28,14 +29,29 @@ use crate::store::{Dedupe, Location, NewDecision, Recorded, Store};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-/// Reads a suggestscore body into the decision to record and the response
+/// A suggestscore request, read: the decision as the request states it,
+/// and what is needed to read it against the server's flags (see
+/// [`verdict`](super::verdict)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    /// The decision with each named label's value as sent (others `None`).
+    pub decision: PartialDecision,
+    /// How many attributes the request named.
+    pub attributes: usize,
+    /// The digest of the comment's text (see [`crate::store::text_digest`]).
+    pub digest: String,
+    /// The request's `clientToken`, if any.
+    pub client_token: Option<String>,
+}
+
+/// Reads a suggestscore body into the feedback to record and the response
 /// to send once it is recorded.
 pub fn decision_from(
     body: &[u8],
     served: &Served,
     limits: &Limits,
     default_reviewer: &str,
-) -> std::result::Result<(PartialDecision, SuggestResponse), RpcError> {
+) -> std::result::Result<(Feedback, SuggestResponse), RpcError> {
     let req: SuggestRequest = serde_json::from_slice(body).map_err(|e| RpcError::bad_json(&e))?;
     let comment = req.comment.unwrap_or_default();
     let raw = comment.text.as_deref().unwrap_or_default();
@@ -68,6 +84,8 @@ pub fn decision_from(
         ));
     }
     let mut labels: Vec<Option<bool>> = vec![None; served.model.labels.len()];
+    // Per label, the attribute that set it, to name both in a conflict.
+    let mut set_by: Vec<Option<(&str, f32)>> = vec![None; labels.len()];
     for (name, attribute) in &scores {
         let label = served.attributes.label_of(name).ok_or_else(|| {
             RpcError::invalid(
@@ -100,12 +118,29 @@ pub fn decision_from(
             ));
         }
         let decided = value >= 0.5;
-        labels[label] = Some(labels[label].unwrap_or(false) || decided);
+        if let (Some(earlier), Some((other, other_value))) = (labels[label], set_by[label])
+            && earlier != decided
+        {
+            return Err(RpcError::invalid(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "attributeScores {other} ({other_value}) and {name} ({value}) both map to \
+                     label {} but disagree; send one decision per label",
+                    served.model.labels[label].name
+                ),
+            ));
+        }
+        labels[label] = Some(decided);
+        set_by[label] = Some((name.as_str(), value));
     }
-    let id = match req.client_token.as_deref().map(str::trim) {
-        Some(t) if !t.is_empty() => t.to_string(),
-        _ => text_id(&text),
-    };
+    let client_token = req
+        .client_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let digest = text_id(&text);
+    let id = client_token.clone().unwrap_or_else(|| digest.clone());
     let reviewer = match req.community_id.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => c.to_string(),
         _ => default_reviewer.to_string(),
@@ -122,7 +157,13 @@ pub fn decision_from(
         reviewer,
         decided_at: rfc3339_utc(std::time::SystemTime::now()),
     };
-    Ok((decision, response))
+    let feedback = Feedback {
+        decision,
+        attributes: scores.len(),
+        digest,
+        client_token,
+    };
+    Ok((feedback, response))
 }
 
 /// The id of a decision whose request had no `clientToken`: the text's
@@ -131,16 +172,29 @@ pub fn text_id(text: &str) -> String {
     crate::store::text_digest(text)
 }
 
-type Reply = tokio::sync::oneshot::Sender<std::result::Result<Recorded, String>>;
+/// What storing a decision did: stored or a repeat, and, when the server
+/// had a record of the comment, what the decision did to each label's flag
+/// (model order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Stored, or a repeat of the latest decision for its id.
+    pub recorded: Recorded,
+    /// Per label, confirmed/refuted/...; `None` without a record.
+    pub outcomes: Option<Vec<Outcome>>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<std::result::Result<Stored, String>>;
 
 /// Most decisions committed in one transaction.
 const MAX_BATCH: usize = 512;
 
 /// The thread that stores decisions. It takes every decision waiting when
 /// it starts a transaction and commits them together (group commit: one
-/// disk sync for many requests), then answers each request.
+/// disk sync for many requests), then answers each request. Before storing,
+/// it reads what the server flagged for each comment and resolves the
+/// decision against it (see [`verdict`](super::verdict)).
 pub struct FeedbackWriter {
-    tx: Mutex<Option<crossbeam_channel::Sender<(PartialDecision, Reply)>>>,
+    tx: Mutex<Option<crossbeam_channel::Sender<(Feedback, Reply)>>>,
     handle: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -153,15 +207,15 @@ impl std::fmt::Debug for FeedbackWriter {
 impl FeedbackWriter {
     /// Opens the store at `location` (migrating it; failing when it cannot
     /// be reached or is newer than this binary) and starts the writer for a
-    /// model with `labels`.
-    pub fn open(location: &Location, labels: &[&str]) -> Result<Self> {
+    /// model with `labels`, reading single-attribute feedback as `how` says.
+    pub fn open(location: &Location, labels: &[&str], how: FeedbackReading) -> Result<Self> {
         let store = Store::open(location)?;
         let names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         let location = location.clone();
-        let (tx, rx) = crossbeam_channel::bounded::<(PartialDecision, Reply)>(4096);
+        let (tx, rx) = crossbeam_channel::bounded::<(Feedback, Reply)>(4096);
         let handle = std::thread::Builder::new()
             .name("moderate-decisions".to_string())
-            .spawn(move || write_loop(&rx, Some(store), &location, &names))
+            .spawn(move || write_loop(&rx, Some(store), &location, &names, how))
             .map_err(|e| crate::Error::io("decisions writer thread", e))?;
         Ok(FeedbackWriter {
             tx: Mutex::new(Some(tx)),
@@ -169,11 +223,8 @@ impl FeedbackWriter {
         })
     }
 
-    /// Stores `decision` and waits until it is committed.
-    pub async fn record(
-        &self,
-        decision: PartialDecision,
-    ) -> std::result::Result<Recorded, RpcError> {
+    /// Stores `feedback` and waits until it is committed.
+    pub async fn record(&self, feedback: Feedback) -> std::result::Result<Stored, RpcError> {
         let (reply, done) = tokio::sync::oneshot::channel();
         let tx = self
             .tx
@@ -181,7 +232,7 @@ impl FeedbackWriter {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| RpcError::unavailable("The server is shutting down."))?;
-        tx.try_send((decision, reply)).map_err(|_| {
+        tx.try_send((feedback, reply)).map_err(|_| {
             RpcError::exhausted(
                 "Too many decisions are waiting to be written; retry shortly.",
                 "DECISIONS_BACKLOG",
@@ -189,7 +240,7 @@ impl FeedbackWriter {
             )
         })?;
         match done.await {
-            Ok(Ok(recorded)) => Ok(recorded),
+            Ok(Ok(stored)) => Ok(stored),
             Ok(Err(e)) => Err(RpcError::internal(format!(
                 "The decision could not be stored: {e}"
             ))),
@@ -210,10 +261,11 @@ impl FeedbackWriter {
 /// answer per request. After a failure the store is reopened (a PostgreSQL
 /// connection may have dropped) before the next batch.
 fn write_loop(
-    rx: &crossbeam_channel::Receiver<(PartialDecision, Reply)>,
+    rx: &crossbeam_channel::Receiver<(Feedback, Reply)>,
     mut store: Option<Store>,
     location: &Location,
     labels: &[String],
+    how: FeedbackReading,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -223,10 +275,6 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let decisions: Vec<NewDecision> = batch
-            .iter()
-            .map(|(d, _)| to_new_decision(d, labels))
-            .collect();
         if store.is_none() {
             match Store::open(location) {
                 Ok(s) => store = Some(s),
@@ -234,12 +282,12 @@ fn write_loop(
             }
         }
         let outcome = match store.as_mut() {
-            Some(s) => s.record_decisions(&decisions).map_err(|e| e.to_string()),
+            Some(s) => store_batch(s, &batch, labels, how).map_err(|e| e.to_string()),
             None => Err(format!("store {location} is unavailable")),
         };
         match outcome {
-            Ok(recorded) => {
-                for ((_, reply), r) in batch.into_iter().zip(recorded) {
+            Ok(stored) => {
+                for ((_, reply), r) in batch.into_iter().zip(stored) {
                     let _ = reply.send(Ok(r));
                 }
             }
@@ -253,22 +301,56 @@ fn write_loop(
     }
 }
 
-/// A feedback decision in the store's form.
-fn to_new_decision(d: &PartialDecision, labels: &[String]) -> NewDecision {
-    NewDecision {
-        id: d.id.clone(),
-        text: d.text.clone(),
-        labels: labels
-            .iter()
-            .cloned()
-            .zip(d.labels.iter().copied())
-            .collect(),
-        reviewer: d.reviewer.clone(),
-        decided_at: d.decided_at.clone(),
-        origin: "suggestscore".to_string(),
-        served: None,
-        dedupe: Dedupe::Latest,
+/// Reads the served flags of the batch's comments, resolves each decision
+/// against them and stores the batch in one transaction.
+fn store_batch(
+    store: &mut Store,
+    batch: &[(Feedback, Reply)],
+    labels: &[String],
+    how: FeedbackReading,
+) -> Result<Vec<Stored>> {
+    let keys: Vec<(String, Option<String>)> = batch
+        .iter()
+        .map(|(f, _)| (f.digest.clone(), f.client_token.clone()))
+        .collect();
+    let served = store.served_flags(&keys)?;
+    let mut decisions = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for ((feedback, _), served) in batch.iter().zip(served) {
+        let flagged: Option<Vec<bool>> = served.as_ref().map(|s| {
+            labels
+                .iter()
+                .map(|l| s.flags.get(l).copied().unwrap_or(false))
+                .collect()
+        });
+        let reading = Reading {
+            values: feedback.decision.labels.clone(),
+            attributes: feedback.attributes,
+        };
+        let resolved = verdict::resolve(&reading, flagged.as_deref(), how);
+        outcomes.push(flagged.as_ref().map(|f| {
+            f.iter()
+                .zip(&resolved)
+                .map(|(&flag, &decided)| Outcome::of(flag, decided))
+                .collect()
+        }));
+        decisions.push(NewDecision {
+            id: feedback.decision.id.clone(),
+            text: feedback.decision.text.clone(),
+            labels: labels.iter().cloned().zip(resolved).collect(),
+            reviewer: feedback.decision.reviewer.clone(),
+            decided_at: feedback.decision.decided_at.clone(),
+            origin: "suggestscore".to_string(),
+            served,
+            dedupe: Dedupe::Latest,
+        });
     }
+    let recorded = store.record_decisions(&decisions)?;
+    Ok(recorded
+        .into_iter()
+        .zip(outcomes)
+        .map(|(recorded, outcomes)| Stored { recorded, outcomes })
+        .collect())
 }
 
 #[cfg(test)]
@@ -280,6 +362,10 @@ mod tests {
     }
 
     fn decide(body: &str) -> std::result::Result<(PartialDecision, SuggestResponse), RpcError> {
+        feedback(body).map(|(f, r)| (f.decision, r))
+    }
+
+    fn feedback(body: &str) -> std::result::Result<(Feedback, SuggestResponse), RpcError> {
         decision_from(body.as_bytes(), &served(), &Limits::default(), "api")
     }
 
@@ -350,6 +436,12 @@ mod tests {
             ),
             "INVALID_REQUEST"
         );
+        assert_eq!(
+            kind(
+                r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}, "INSULT": {"summaryScore": {"value": 0}}}}"#
+            ),
+            "INVALID_REQUEST"
+        );
         let long = format!(
             r#"{{"comment": {{"text": "{}"}}, "attributeScores": {{"TOXICITY": {{"summaryScore": {{"value": 1}}}}}}}}"#,
             "a".repeat(20_481)
@@ -361,18 +453,19 @@ mod tests {
     async fn the_writer_commits_once_per_decision_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let location = Location::Sqlite(dir.path().join("moderate.db"));
-        let w = FeedbackWriter::open(&location, &["abusive", "violent"]).unwrap();
+        let w = FeedbackWriter::open(&location, &["abusive", "violent"], FeedbackReading::Verdict)
+            .unwrap();
         let body = r#"{"comment": {"text": "a, \"quoted\"\nline"}, "clientToken": "comment:9",
                 "attributeScores": {"THREAT": {"summaryScore": {"value": 1}}}}"#;
-        let first = w.record(decide(body).unwrap().0).await.unwrap();
-        assert!(matches!(first, Recorded::Stored(_)));
+        let first = w.record(feedback(body).unwrap().0).await.unwrap();
+        assert!(matches!(first.recorded, Recorded::Stored(_)));
+        assert_eq!(first.outcomes, None, "no record of what was served");
         // The same request again (a retry) is stored once.
-        assert_eq!(
-            w.record(decide(body).unwrap().0).await.unwrap(),
-            Recorded::Repeat
-        );
+        let again = w.record(feedback(body).unwrap().0).await.unwrap();
+        assert_eq!(again.recorded, Recorded::Repeat);
         w.shutdown();
-        assert!(w.record(decide(r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}"#).unwrap().0).await.is_err());
+        let late = r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}"#;
+        assert!(w.record(feedback(late).unwrap().0).await.is_err());
         let mut store = Store::open(&location).unwrap();
         let mut csv = Vec::new();
         crate::store::transfer::export(&mut store, &["abusive".into(), "violent".into()], &mut csv)

@@ -12,6 +12,7 @@ use super::access_log::AccessLogger;
 use super::app::{self, App};
 use super::config::ServeConfig;
 use super::feedback::FeedbackWriter;
+use super::flags::FlagRecorder;
 use super::limits::{Admission, RateLimiter};
 use super::metrics::Metrics;
 use super::pool::ScoringPool;
@@ -32,7 +33,8 @@ pub fn run(config: ServeConfig) -> Result<()> {
     let models = ModelHolder::load(Arc::clone(&config))?;
     let served = models.current();
     let labels = served.label_names();
-    let feedback = FeedbackWriter::open(&config.store, &labels)?;
+    let feedback = FeedbackWriter::open(&config.store, &labels, config.feedback_reading)?;
+    let flags = FlagRecorder::open(&config.store, config.served_flags_days)?;
     let listener = std::net::TcpListener::bind(config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -48,6 +50,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         log: AccessLogger::start(config.access_log).map_err(io)?,
         draining: false.into(),
         feedback,
+        flags,
         models,
         config: Arc::clone(&config),
     });
@@ -80,6 +83,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
     let outcome = runtime.block_on(serve(Arc::clone(&app), listener));
     runtime.shutdown_background();
     app.feedback.shutdown();
+    app.flags.shutdown();
     app.log.finish();
     drop(app); // joins the scoring workers once the last handle is gone
     eprintln!("moderate serve: stopped");
