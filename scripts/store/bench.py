@@ -90,6 +90,8 @@ def main():
     ap.add_argument("--suggest-requests", type=int, default=20_000)
     ap.add_argument("--postgres", help="base URL of a PostgreSQL server (default: start one)")
     args = ap.parse_args()
+    args.bin, args.load = os.path.abspath(args.bin), os.path.abspath(args.load)
+    args.base_bin = os.path.abspath(args.base_bin)
     out_dir = os.path.join(ROOT, "target", "store-bench")
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="moderate-store-bench.")
