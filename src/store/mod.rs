@@ -38,6 +38,7 @@
 //! a store whose schema is newer than this binary knows is refused.
 
 mod postgres;
+pub mod review_log;
 pub mod schema;
 mod sqlite;
 pub mod transfer;
@@ -177,6 +178,9 @@ pub enum Dedupe {
     /// time) is stored anywhere: importing a file twice, or an older file
     /// after a newer one, stores nothing twice.
     Anywhere,
+    /// Never a repeat (a reviewer's key press in `review`, which undo may
+    /// take back).
+    Never,
 }
 
 /// What happened to a decision given to [`Store::record_decisions`].

@@ -92,8 +92,8 @@ impl PgStore {
             .prepare(
                 "INSERT INTO decisions (id, text, labels, reviewer, decided_at, origin, served) \
                  SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text \
-                 WHERE $3::text IS DISTINCT FROM \
-                 (SELECT labels FROM decisions WHERE id = $1::text ORDER BY seq DESC LIMIT 1) \
+                 WHERE ($9::boolean OR $3::text IS DISTINCT FROM \
+                 (SELECT labels FROM decisions WHERE id = $1::text ORDER BY seq DESC LIMIT 1)) \
                  AND NOT ($8::boolean AND EXISTS (SELECT 1 FROM decisions WHERE id = $1::text \
                  AND labels = $3::text AND reviewer = $4::text AND decided_at = $5::text)) \
                  RETURNING seq",
@@ -115,6 +115,7 @@ impl PgStore {
                         &d.origin,
                         &served,
                         &(d.dedupe == Dedupe::Anywhere),
+                        &(d.dedupe == Dedupe::Never),
                     ],
                 )
                 .map_err(msg)?;

@@ -108,7 +108,8 @@ impl SqliteStore {
                     && exact
                         .exists(params![d.id, labels, d.reviewer, d.decided_at])
                         .map_err(msg)?;
-                if previous.as_deref() == Some(labels.as_str()) || stored_before {
+                let repeat = previous.as_deref() == Some(labels.as_str()) || stored_before;
+                if repeat && d.dedupe != Dedupe::Never {
                     out.push(Recorded::Repeat);
                     continue;
                 }
