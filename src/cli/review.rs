@@ -93,7 +93,7 @@ fn chosen_labels(names: &[String], labels: &[&str]) -> Result<Vec<usize>> {
 /// Where the session's decisions go: a decisions CSV or a store.
 enum Log {
     Csv(DecisionLog),
-    Store(StoreDecisionLog),
+    Store(Box<StoreDecisionLog>),
 }
 
 impl Log {
@@ -104,9 +104,9 @@ impl Log {
         if Location::looks_like_store(&name) {
             let location =
                 Location::parse(&name).map_err(|e| UsageError(format!("--decisions: {e}")))?;
-            return Ok(Log::Store(
+            return Ok(Log::Store(Box::new(
                 StoreDecisionLog::open(&location, labels).context("cannot use the store")?,
-            ));
+            )));
         }
         Ok(Log::Csv(
             DecisionLog::open(path, labels).context("cannot use the decisions file")?,
