@@ -10,6 +10,12 @@
 //! queue is full, a record is dropped and counted
 //! (`moderate_served_flags_dropped_total`), never silently. Records older
 //! than the retention are deleted hourly.
+//!
+//! The writer gathers records for up to [`GATHER`] before a transaction,
+//! and its commits do not wait for the disk
+//! ([`Store::relax_durability`]): a record is advisory (a decision without
+//! one is read attribute by attribute), so the writer costs the scoring
+//! threads as little CPU and I/O as it can.
 
 use crate::error::Result;
 use crate::store::{Location, ServedFlags, Store};
@@ -22,6 +28,8 @@ use std::time::{Duration, Instant, SystemTime};
 const QUEUE: usize = 16_384;
 /// Records written in one transaction at most.
 const MAX_BATCH: usize = 2048;
+/// How long the writer gathers records before writing them.
+const GATHER: Duration = Duration::from_millis(100);
 /// How often old records are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -43,7 +51,8 @@ impl FlagRecorder {
     /// Opens its own connection to the store at `location` and starts the
     /// writer; records are kept `retention_days` days.
     pub fn open(location: &Location, retention_days: u32) -> Result<Self> {
-        let store = Store::open(location)?;
+        let mut store = Store::open(location)?;
+        store.relax_durability()?;
         let location = location.clone();
         let failed = std::sync::Arc::new(AtomicU64::new(0));
         let failures = std::sync::Arc::clone(&failed);
@@ -99,14 +108,18 @@ fn write_loop(
     let mut last_prune: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
+        let until = Instant::now() + GATHER;
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
                 Ok(item) => batch.push(item),
                 Err(_) => break,
             }
         }
         if store.is_none() {
-            store = Store::open(location).ok();
+            store = Store::open(location)
+                .and_then(|mut s| s.relax_durability().map(|()| s))
+                .ok();
         }
         let Some(s) = store.as_mut() else {
             failed.fetch_add(batch.len() as u64, Ordering::Relaxed);

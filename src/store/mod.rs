@@ -377,6 +377,20 @@ impl Store {
         &self.location
     }
 
+    /// Lets this connection's commits return before they reach the disk
+    /// (SQLite `synchronous=NORMAL` in WAL mode: safe against a crash of the
+    /// process, not a power cut; PostgreSQL `synchronous_commit=off`). For
+    /// advisory data only, such as served flags; decisions keep the
+    /// default, durable commits.
+    pub fn relax_durability(&mut self) -> Result<()> {
+        let location = &self.location;
+        match &mut self.backend {
+            Backend::Sqlite(s) => s.relax_durability(),
+            Backend::Postgres(s) => s.relax_durability(),
+        }
+        .map_err(|e| store_error(location, e))
+    }
+
     /// Stores `batch` in one transaction, in order. A decision identical to
     /// the latest one stored for its id (including one earlier in the
     /// batch) is a [`Recorded::Repeat`]. When this returns `Ok`, every

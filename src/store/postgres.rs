@@ -78,6 +78,12 @@ impl PgStore {
         tx.commit().map_err(msg)
     }
 
+    pub fn relax_durability(&mut self) -> Res<()> {
+        self.client
+            .batch_execute("SET synchronous_commit = off")
+            .map_err(msg)
+    }
+
     pub fn record_decisions(&mut self, batch: &[NewDecision]) -> Res<Vec<Recorded>> {
         let mut tx = self.client.transaction().map_err(msg)?;
         let ids: Vec<&str> = batch.iter().map(|d| d.id.as_str()).collect();

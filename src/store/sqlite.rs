@@ -74,6 +74,12 @@ impl SqliteStore {
         tx.commit().map_err(msg)
     }
 
+    pub fn relax_durability(&mut self) -> Res<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(msg)
+    }
+
     pub fn record_decisions(&mut self, batch: &[NewDecision]) -> Res<Vec<Recorded>> {
         let tx = self
             .conn
