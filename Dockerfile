@@ -8,8 +8,10 @@
 #
 # The built-in model is compiled into the binary; mount a model file and add
 # `--model /var/lib/moderate/model` to serve (and hot-reload) another one.
-# Decisions from comments:suggestscore go to /var/lib/moderate/decisions.csv:
-# keep that on a volume.
+# Decisions from comments:suggestscore (and what the server flagged) go to the
+# SQLite store /var/lib/moderate/moderate.db: keep that on a volume. For
+# several instances, give them one PostgreSQL store instead:
+# -e MODERATE_STORE=postgres://user:password@host/db.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
@@ -35,4 +37,5 @@ STOPSIGNAL SIGTERM
 # Off loopback, API keys are required: pass MODERATE_API_KEYS (and
 # MODERATE_CORAL_SECRETS for the Coral phase) in the environment, or mount
 # files and use --api-keys-file / --coral-secrets-file.
-ENTRYPOINT ["moderate", "serve", "--listen", "0.0.0.0:8080", "--decisions", "/var/lib/moderate/decisions.csv"]
+ENV MODERATE_STORE=/var/lib/moderate/moderate.db
+ENTRYPOINT ["moderate", "serve", "--listen", "0.0.0.0:8080"]

@@ -57,6 +57,16 @@ pub enum Error {
     /// A setting is out of its valid range.
     #[error("invalid setting: {0}")]
     Config(String),
+
+    /// The store (SQLite file or PostgreSQL database) could not be opened,
+    /// migrated, read or written.
+    #[error("store {store}: {message}")]
+    Store {
+        /// Where the store is (a PostgreSQL URL without its password).
+        store: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// `path:line`, or `path` alone when the line is not known (0).

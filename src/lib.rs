@@ -38,6 +38,7 @@ pub mod pipeline;
 pub mod report;
 pub mod review;
 pub mod serve;
+pub mod store;
 pub mod text;
 pub mod train;
 

@@ -558,3 +558,78 @@ fn review_shows_html_comments_as_text() {
     assert!(!log.contains("<p>") && !log.contains("<b>"), "{log}");
     quit(s, &mut log);
 }
+
+/// `review --decisions STORE`: decisions go to the store (committed before
+/// the next comment), a later session resumes from it, a decision made
+/// elsewhere (the server, an import) takes its comment out of the queue,
+/// and undo removes only review's own last decision.
+#[test]
+fn review_into_a_store_resumes_and_undoes_its_own_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("comments.csv"), COMMENTS).unwrap();
+    train_model(dir.path());
+    let mut log = String::new();
+    let args = ["comments.csv", "--all", "--decisions", "review.db"];
+    let mut s = spawn_with(dir.path(), true, &args);
+    let first = frame(&mut s, &mut log);
+    assert_eq!(first.progress, "1/7", "{log}");
+    let second = press(&mut s, "c", &mut log);
+    assert!(
+        second
+            .header
+            .contains("saved 1 this session, 1 in review.db"),
+        "{second:?}"
+    );
+    let last = quit(s, &mut log);
+    assert!(last.contains("1 in review.db; 6 comment(s) left"), "{last}");
+    // A decision on the second comment arrives from elsewhere.
+    let other = dir.path().join("other.csv");
+    let text = csv::Reader::from_reader(COMMENTS.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[0] == second.id)
+        .map(|r| r[1].to_string())
+        .unwrap();
+    let mut w = csv::Writer::from_path(&other).unwrap();
+    w.write_record(["id", "text", "abusive", "violent", "reviewer", "decided_at"])
+        .unwrap();
+    w.write_record([
+        second.id.as_str(),
+        &text,
+        "1",
+        "0",
+        "coral",
+        "2026-12-05T00:00:00Z",
+    ])
+    .unwrap();
+    w.flush().unwrap();
+    assert_cmd::Command::cargo_bin("moderate")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["store", "import", "other.csv", "--store", "review.db"])
+        .env_remove("MODERATE_STORE")
+        .assert()
+        .success();
+    // Session 2: both decided comments are left out; undo takes back the
+    // review decision of session 1, not the imported one.
+    let mut s = spawn_with(dir.path(), true, &args);
+    let resumed = frame(&mut s, &mut log);
+    assert_eq!(resumed.progress, "1/5", "{resumed:?}");
+    let undone = press(&mut s, "u", &mut log);
+    assert_eq!(undone.id, first.id, "{undone:?}");
+    let _ = quit(s, &mut log);
+    let out = assert_cmd::Command::cargo_bin("moderate")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["store", "export", "--store", "review.db"])
+        .env_remove("MODERATE_STORE")
+        .output()
+        .unwrap();
+    let exported = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = exported.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{exported}");
+    assert!(
+        rows[0].starts_with(&format!("{},", second.id)),
+        "{exported}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Drives the real `moderate serve` binary on an ephemeral loopback port:
-//! the Perspective wire contract, feedback into the decisions file, Coral's
+//! the Perspective wire contract, feedback into the store, Coral's
 //! signed phase, the native endpoints, keys, limits, timeouts, hot reload
 //! and graceful shutdown. Scores are compared with what `moderate score`
 //! prints for the same text and model, never with fixed numbers, so the
@@ -418,9 +418,25 @@ fn languages_can_be_opened_up() {
     assert_eq!(r.json()["languages"], json!(["de-DE"]));
 }
 
+/// `moderate store export` of the server's store, as text.
+fn export_store(store: &Path) -> String {
+    let out = Command::new(bin())
+        .args(["store", "export", "--labels", "abusive,violent", "--store"])
+        .arg(store)
+        .env_remove("MODERATE_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
-fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
-    let server = Server::start(&["--decisions", "feedback.csv"], &[]);
+fn feedback_goes_to_the_store_that_train_reads() {
+    let server = Server::start(&["--store", "feedback.db"], &[]);
     // Coral's suggestscore body for a rejected comment.
     let reject = json!({"comment": {"text": "Tie the smugglers to their own boats and sink them."},
         "context": {"entries": [{"text": "{\"url\":\"https://news.example/story#comment-ex-012\"}"}]},
@@ -432,6 +448,9 @@ fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
         r.json(),
         json!({"clientToken": "ex-012", "detectedLanguages": ["en"], "requestedLanguages": ["en"]})
     );
+    // A retry of the same request is answered the same and stored once.
+    let r = server.post_json("/v1alpha1/comments:suggestscore", &reject);
+    assert_eq!(r.status, 200, "{}", r.text());
     let approve = json!({"comment": {"text": "Great match yesterday, our keeper killed it!"},
         "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}, "THREAT": {"summaryScore": {"value": 0}}},
         "clientToken": "ex-777"});
@@ -444,7 +463,7 @@ fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
     let bad = json!({"comment": {"text": "x"}, "attributeScores": {}});
     let r = server.post_json("/v1alpha1/comments:suggestscore", &bad);
     assert_eq!(r.status, 400);
-    let file = std::fs::read_to_string(server.path("feedback.csv")).unwrap();
+    let file = export_store(&server.path("feedback.db"));
     let lines: Vec<&str> = file.lines().collect();
     assert_eq!(lines[0], "id,text,abusive,violent,reviewer,decided_at");
     assert!(
@@ -458,14 +477,15 @@ fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
         "{file}"
     );
     assert_eq!(lines.len(), 3);
-    // The decisions retrain the model: ex-012 overrides the example's label.
+    // The decisions retrain the model, read from the store while the server
+    // runs: ex-012 overrides the example's label.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("retrained.model");
     let assert = Command::new(bin())
         .args(["train", "--no-encoder", "--data"])
         .arg(data("examples.csv"))
         .arg("--data")
-        .arg(server.path("feedback.csv"))
+        .arg(server.path("feedback.db"))
         .arg("--out")
         .arg(&out)
         .args(["--cv", "2", "--min-df", "1", "--threads", "1"])
@@ -477,6 +497,20 @@ fn feedback_is_appended_to_the_decisions_file_that_train_reads() {
         "{stdout}"
     );
     assert!(out.exists());
+}
+
+#[test]
+fn the_old_decisions_flag_says_what_replaced_it() {
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--decisions", "d.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--store") && err.contains("moderate store import d.csv"),
+        "{err}"
+    );
 }
 
 fn sign(secret: &str, body: &[u8]) -> String {
@@ -1184,4 +1218,119 @@ fn sigterm_finishes_requests_in_flight_then_exits() {
         TcpStream::connect(server.addr).is_err(),
         "the listener is closed"
     );
+}
+
+/// Waits (up to 10 s) until the store at `path` holds `n` served-flags
+/// records, which are written behind the answer.
+fn wait_for_served_flags(path: &Path, n: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        let out = Command::new(bin())
+            .args(["store", "info", "--store"])
+            .arg(path)
+            .env_remove("MODERATE_STORE")
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&out.stdout).into_owned();
+        if info.contains(&format!("served flags: {n} comments")) {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "no {n} served flags in the store: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Issue 24, item 7: Coral sends every decision under its one configured
+/// attribute (TOXICITY), so a rejection is a verdict on the comment as the
+/// server flagged it, not a statement about TOXICITY; and two attributes of
+/// one label that disagree are refused, not resolved silently. The flags
+/// come from --threshold (abusive never, violent always), so this holds for
+/// any model.
+#[test]
+fn suggestscore_confirms_or_refutes_what_the_server_flagged() {
+    let server = Server::start(
+        &[
+            "--store",
+            "m.db",
+            "--threshold",
+            "abusive=1",
+            "--threshold",
+            "violent=0",
+        ],
+        &[],
+    );
+    let threat = "Anyone waving that flag should get their skull caved in.";
+    let sport = "Great match yesterday, our keeper killed it!";
+    // Coral's analyze: its one attribute, no clientToken.
+    for text in [threat, sport] {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &json!({"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    wait_for_served_flags(&server.path("m.db"), 2);
+    let coral = |text: &str, token: &str, value: u8| {
+        json!({"comment": {"text": text},
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": value}}},
+            "languages": ["en"], "communityId": "Coral:https://news.example", "clientToken": token})
+    };
+    // The moderator rejects the threat: its violent flag is confirmed, and
+    // abusive (Coral's TOXICITY) is not claimed.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral(threat, "comment:t1", 1),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The moderator approves the sports comment: its violent flag is refuted.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral(sport, "comment:s1", 0),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A comment this server never scored: the attribute is read as sent.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &coral("You are all vermin.", "comment:v1", 1),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let file = export_store(&server.path("m.db"));
+    let rows: Vec<&str> = file.lines().collect();
+    assert_eq!(rows.len(), 4, "{file}");
+    assert!(
+        rows[1].starts_with(&format!("comment:t1,{threat},-1,1,")),
+        "{file}"
+    );
+    assert!(
+        rows[2].starts_with(&format!("comment:s1,\"{sport}\",0,0,")),
+        "{file}"
+    );
+    assert!(
+        rows[3].starts_with("comment:v1,You are all vermin.,1,-1,"),
+        "{file}"
+    );
+    // Two attributes of one label that disagree: refused, naming both.
+    let r = server.post_json(
+        "/v1alpha1/comments:suggestscore",
+        &json!({"comment": {"text": threat},
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}, "INSULT": {"summaryScore": {"value": 0}}},
+            "clientToken": "comment:t2"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("TOXICITY") && message.contains("INSULT") && message.contains("abusive"),
+        "{message}"
+    );
+    // The metrics count what decisions did to the flags.
+    let metrics = server.get("/metrics").text();
+    for line in [
+        "moderate_feedback_flags_total{label=\"violent\",outcome=\"confirmed\"} 1",
+        "moderate_feedback_flags_total{label=\"violent\",outcome=\"refuted\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
+    }
 }

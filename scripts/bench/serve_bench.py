@@ -304,7 +304,7 @@ def main():
 
     def start_moderate(port, log_mode="off"):
         return Proc([args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--access-log", log_mode,
-                     "--decisions", os.path.join(args.out, "bench-decisions.csv")],
+                     "--store", os.path.join(args.out, "bench-store.db")],
                     os.path.join(args.out, f"moderate-{port}.log"))
 
     def start_peer(port):

@@ -22,7 +22,7 @@ approved. Coral sends back only the attribute it is configured with, so a
 rejection is recorded as `abusive=1` (TOXICITY's label) with `violent`
 undecided, even when the comment was rejected for violence.
 
-Writes target/coral-loop/ (decisions.csv, the models, server.log, train.log)
+Writes target/coral-loop/ (moderate.db, the models, server.log, train.log)
 and prints each step's output.
 """
 import argparse
@@ -57,7 +57,7 @@ def start(binary, work, model):
     log = open(os.path.join(work, "server.log"), "ab")
     env = dict(os.environ, MODERATE_API_KEYS=KEY)
     p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--model", model,
-                          "--decisions", os.path.join(work, "decisions.csv")],
+                          "--store", os.path.join(work, "moderate.db")],
                          cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     line = ""
     for _ in range(5):  # a warning (e.g. the open-file limit) may come first
@@ -67,7 +67,7 @@ def start(binary, work, model):
             break
     if "listening on http://" not in line:
         raise SystemExit(f"server did not start: {line}")
-    print("$ moderate serve --model current.model --decisions decisions.csv")
+    print("$ moderate serve --model current.model --store moderate.db")
     print(line.rstrip())
     base = "http://" + line.split("http://")[1].split()[0]
     lines = []
@@ -137,20 +137,20 @@ def main():
                 "comment": {"text": c["text"]}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": verdict}}},
                 "languages": ["en"], "communityId": TENANT, "clientToken": f"comment:{c['id']}"})
             assert status == 200 and body.get("clientToken") == f"comment:{c['id']}", (status, body)
-        rows = open(os.path.join(args.work, "decisions.csv"), encoding="utf-8").read().splitlines()
+        rows = subprocess.run([args.bin, "store", "export", "--store", "moderate.db"], cwd=args.work,
+                              capture_output=True, text=True, check=True).stdout.splitlines()
         approved = sum(1 for c in decided if not bad(c))
         print(f"   {len(decided)} decisions ({len(decided) - approved} rejected, {approved} approved); "
-              f"decisions.csv has {len(rows) - 1} rows:")
+              f"the store has {len(rows) - 1} (moderate store export):")
         for line in rows[:4]:
             print("   " + line)
         print("   ...")
 
         print("\n3. Retrain on the training data plus the decisions")
-        # The word model alone: the shipped model has no second stage, and
-        # training one takes most of an hour.
-        cmd = [args.bin, "train", "--data", args.train, "--data", "decisions.csv", "--no-encoder",
+        # The word model alone: training the second stage takes most of an hour.
+        cmd = [args.bin, "train", "--data", args.train, "--data", "moderate.db", "--no-encoder",
                "--out", "retrained.model"]
-        print("$ moderate train --data ../shared/data/train.csv --data decisions.csv --no-encoder "
+        print("$ moderate train --data ../shared/data/train.csv --data moderate.db --no-encoder "
               "--out retrained.model")
         t0 = time.monotonic()
         out = subprocess.run(cmd, cwd=args.work, capture_output=True, text=True)

@@ -327,8 +327,8 @@ def over_capacity(binary, workdir):
 
 
 def kill_during_feedback(binary, workdir, seconds):
-    decisions = os.path.join(workdir, "kill9-decisions.csv")
-    srv = Server(binary, workdir, "--decisions", decisions)
+    store = os.path.join(workdir, "kill9-store.db")
+    srv = Server(binary, workdir, "--store", store)
     acked = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -359,26 +359,31 @@ def kill_during_feedback(binary, workdir, seconds):
     stop.set()
     for t in threads:
         t.join()
-    raw = open(decisions, "rb").read()
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
-    header, data = rows[0], rows[1:]
-    well_formed = [r for r in data if len(r) == 6 and r[2] in ("0", "1", "-1") and r[3] in ("0", "1", "-1") and len(r[5]) == 20]
-    torn = len(data) - len(well_formed)
-    ids = {r[0] for r in well_formed}
-    missing = [t for t in acked if t not in ids]
+    # The store after the kill: every acknowledged decision is in it, once.
+    exported = subprocess.run([binary, "store", "export", "--store", store, "--labels", "abusive,violent"],
+                              capture_output=True, text=True)
+    rows = list(csv.reader(io.StringIO(exported.stdout, newline="")))
+    header, data = (rows[0], rows[1:]) if rows else ([], [])
+    ids = [r[0] for r in data]
+    missing = [t for t in acked if t not in set(ids)]
+    duplicated = len(ids) - len(set(ids))
     record(f"kill -9 during {len(threads)} streams of suggestscore",
-           "file parses; every acknowledged decision is in it",
-           f"{len(acked)} acknowledged, {len(well_formed)} rows, {len(missing)} missing, {torn} torn rows",
-           header == ["id", "text", "abusive", "violent", "reviewer", "decided_at"] and not missing and torn <= 1)
-    # The server reopens the file (cutting a torn last row), and `moderate
-    # score` reads every row of it as a labelled CSV.
-    srv2 = Server(binary, workdir, "--decisions", decisions)
+           "the store opens; every acknowledged decision is in it, once",
+           f"{len(acked)} acknowledged, {len(data)} rows, {len(missing)} missing, {duplicated} duplicated",
+           exported.returncode == 0 and header == ["id", "text", "abusive", "violent", "reviewer", "decided_at"]
+           and not missing and not duplicated)
+    # The server restarts on that store, and `moderate score` reads every
+    # exported row as a labelled CSV.
+    srv2 = Server(binary, workdir, "--store", store)
     srv2.stop()
-    out = subprocess.run([binary, "score", decisions, "--format", "csv", "-o", os.devnull, "--skip-bad"],
+    exported_csv = os.path.join(workdir, "kill9-export.csv")
+    with open(exported_csv, "w", encoding="utf-8", newline="") as f:
+        f.write(exported.stdout)
+    out = subprocess.run([binary, "score", exported_csv, "--format", "csv", "-o", os.devnull, "--skip-bad"],
                          capture_output=True, text=True)
     summary = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ""
-    record("restart on that file, then `moderate score` reads it", "reopens; 0 rejected",
-           summary.replace("moderate: ", ""), out.returncode == 0 and " 0 rejected" in summary and str(len(well_formed)) in summary)
+    record("restart on that store, then `moderate score` reads its export", "restarts; 0 rejected",
+           summary.replace("moderate: ", ""), out.returncode == 0 and " 0 rejected" in summary and str(len(data)) in summary)
 
 
 def main():

@@ -13,6 +13,7 @@ mod report;
 mod review;
 mod score;
 mod serve;
+mod store;
 mod train;
 
 use crate::io::{InputFormat, ReadOptions};
@@ -53,6 +54,9 @@ pub enum Command {
     /// Serve the model over HTTP: Perspective API (analyze, suggestscore),
     /// Coral Talk's moderation phase, batch scoring, metrics.
     Serve(Box<serve::ServeArgs>),
+    /// The store of decisions and served flags: import decisions CSV files,
+    /// export the decisions as CSV, show what it holds.
+    Store(store::StoreArgs),
 }
 
 /// How to read comment files (shared by train, eval and score).
@@ -183,6 +187,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::run(a),
         Command::Perturb(a) => perturb::run(a),
         Command::Serve(a) => serve::run(*a),
+        Command::Store(a) => store::run(a),
     };
     match result {
         Ok(code) => code,

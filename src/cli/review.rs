@@ -17,12 +17,15 @@ use crate::model::{Model, Scorer, Scores};
 use crate::output::safe_text::{one_line, safe_char};
 use crate::pipeline;
 use crate::review::{
-    Action, Decision, DecisionLog, KeyMap, Queue, QueueItem, QueueSpec, rfc3339_utc,
+    Action, Decision, DecisionLog, KeyMap, LoggedDecision, Queue, QueueItem, QueueSpec, rfc3339_utc,
 };
+use crate::store::Location;
+use crate::store::review_log::StoreDecisionLog;
 use crate::text::normalize::{decode_entities, decode_entity};
 use anyhow::{Context, Result};
 use clap::Args;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +44,9 @@ pub struct ReviewArgs {
     /// Override a label's threshold for this run, e.g. `violent=0.3`.
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
     pub thresholds: Vec<(String, f32)>,
-    /// Decisions file: appended to, and read on start to resume.
+    /// Decisions file (CSV): appended to, and read on start to resume. A
+    /// store instead (`.db` SQLite file, `sqlite:PATH` or a postgres://
+    /// URL) keeps the decisions with the server's.
     #[arg(long, value_name = "DECISIONS", default_value = "decisions.csv")]
     pub decisions: PathBuf,
     /// Reviewer name written with each decision (default: $USER).
@@ -85,6 +90,73 @@ fn chosen_labels(names: &[String], labels: &[&str]) -> Result<Vec<usize>> {
         }
     }
     Ok(out)
+}
+
+/// Where the session's decisions go: a decisions CSV or a store.
+enum Log {
+    Csv(DecisionLog),
+    Store(Box<StoreDecisionLog>),
+}
+
+impl Log {
+    /// Opens `path` for a model with `labels`: a store when it names one
+    /// (see [`Location::looks_like_store`]), else a decisions CSV.
+    fn open(path: &std::path::Path, labels: &[&str]) -> Result<Log> {
+        let name = path.to_string_lossy();
+        if Location::looks_like_store(&name) {
+            let location =
+                Location::parse(&name).map_err(|e| UsageError(format!("--decisions: {e}")))?;
+            return Ok(Log::Store(Box::new(
+                StoreDecisionLog::open(&location, labels).context("cannot use the store")?,
+            )));
+        }
+        Ok(Log::Csv(
+            DecisionLog::open(path, labels).context("cannot use the decisions file")?,
+        ))
+    }
+
+    fn repaired(&self) -> Option<&str> {
+        match self {
+            Log::Csv(l) => l.repaired(),
+            Log::Store(_) => None,
+        }
+    }
+
+    /// Decisions held (for a store: decisions made with review).
+    fn len(&self) -> usize {
+        match self {
+            Log::Csv(l) => l.decisions().len(),
+            Log::Store(l) => l.decisions().len(),
+        }
+    }
+
+    fn decided_ids(&self) -> HashSet<String> {
+        match self {
+            Log::Csv(l) => l.decided_ids(),
+            Log::Store(l) => l.decided_ids(),
+        }
+    }
+
+    fn last(&self) -> Option<&LoggedDecision> {
+        match self {
+            Log::Csv(l) => l.last(),
+            Log::Store(l) => l.last(),
+        }
+    }
+
+    fn append(&mut self, d: &Decision) -> crate::Result<()> {
+        match self {
+            Log::Csv(l) => l.append(d),
+            Log::Store(l) => l.append(d),
+        }
+    }
+
+    fn undo(&mut self) -> crate::Result<Option<LoggedDecision>> {
+        match self {
+            Log::Csv(l) => l.undo(),
+            Log::Store(l) => l.undo(),
+        }
+    }
 }
 
 /// What this session has done to the decisions file, for the screen and
@@ -162,14 +234,13 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "unknown".to_string());
 
     // The decisions file first: a wrong one fails before a long scoring run.
-    let mut log =
-        DecisionLog::open(&args.decisions, &labels).context("cannot use the decisions file")?;
+    let mut log = Log::open(&args.decisions, &labels)?;
     let (items, rejected) = read_and_score(&args, &model, &thresholds)?;
     let mut notice = log.repaired().map(str::to_string);
     if let Some(n) = &notice {
         eprintln!("moderate: {}: {n}", args.decisions.display());
     }
-    let already = log.decisions().len();
+    let already = log.len();
     let n_items = items.len();
     let spec = if chosen.is_empty() {
         QueueSpec::rarest_first(&items, labels.len(), args.all)
@@ -254,7 +325,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
                     highlights: &highlights,
                     progress: queue.progress(),
                     tally,
-                    in_file: log.decisions().len(),
+                    in_file: log.len(),
                     input_name: &input_name,
                     decisions_name: &decisions_name,
                     status: notice.as_deref(),
@@ -265,7 +336,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
             ),
             None => render_done(
                 tally,
-                log.decisions().len(),
+                log.len(),
                 &decisions_name,
                 notice.as_deref(),
                 style,
@@ -363,7 +434,7 @@ pub fn run(args: ReviewArgs) -> Result<ExitCode> {
         } else {
             String::new()
         },
-        log.decisions().len(),
+        log.len(),
         args.decisions.display(),
         queue.undecided(&decided),
         if skipped > 0 {

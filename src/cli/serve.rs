@@ -30,10 +30,25 @@ pub struct ServeArgs {
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub encoder: super::EncoderArgs,
-    /// Where comments:suggestscore appends reviewer decisions (the CSV that
-    /// `review` writes and `train --data` reads).
-    #[arg(long, default_value = "decisions.csv", value_name = "FILE")]
-    pub decisions: PathBuf,
+    /// The store for comments:suggestscore decisions and what the server
+    /// flagged: a SQLite file (created if missing) or a postgres:// URL
+    /// (give one with a password in MODERATE_STORE, not on the command
+    /// line). Several instances may share it.
+    #[arg(long, env = crate::store::STORE_ENV, default_value = crate::store::DEFAULT_STORE, value_name = "FILE|URL")]
+    pub store: String,
+    /// Replaced by --store: decisions now go to the store (`moderate store
+    /// import` loads an existing decisions CSV).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub decisions: Option<PathBuf>,
+    /// How comments:suggestscore naming one attribute (Coral's approve or
+    /// reject) is read: `verdict` confirms or refutes what the server
+    /// flagged for the comment; `literal` takes the attribute as sent.
+    #[arg(long, value_enum, default_value = "verdict")]
+    pub feedback: crate::serve::verdict::FeedbackReading,
+    /// Days the store keeps what the server flagged for a comment (for
+    /// decisions that come later).
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub served_flags_days: u32,
     /// Reviewer name for feedback without a communityId.
     #[arg(long, default_value = "perspective-api", value_name = "NAME")]
     pub reviewer: String,
@@ -161,8 +176,22 @@ impl ServeArgs {
         config.model_path = self.model;
         config.encoder_dir = self.encoder.encoder;
         config.word_only = self.encoder.word_only;
-        config.decisions = self.decisions;
+        if let Some(old) = &self.decisions {
+            return Err(super::UsageError(format!(
+                "--decisions {} is replaced by --store: decisions now go to a store (default \
+                 {}); load an existing decisions CSV with `moderate store import {} --store \
+                 FILE|URL`",
+                old.display(),
+                crate::store::DEFAULT_STORE,
+                old.display()
+            ))
+            .into());
+        }
+        config.store = crate::store::Location::parse(&self.store)
+            .map_err(|e| super::UsageError(format!("--store: {e}")))?;
         config.reviewer = self.reviewer;
+        config.feedback_reading = self.feedback;
+        config.served_flags_days = self.served_flags_days;
         config.api_keys = secrets.api_keys;
         config.admin_keys = secrets.admin_keys;
         config.coral_secrets = secrets.coral_secrets;

@@ -33,7 +33,8 @@ pub enum Learner {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Labelled comments (CSV or JSONL; repeat for several files; `-` = stdin,
-    /// not with `--learner ftrl`).
+    /// not with `--learner ftrl`), or a store of decisions (a `.db` SQLite
+    /// file, `sqlite:PATH` or a postgres:// URL; not with `--learner ftrl`).
     #[arg(long = "data", required = true, value_name = "FILE")]
     pub data: Vec<PathBuf>,
     /// The learner: `logistic` (all rows in memory, cross-validated) or
@@ -307,6 +308,17 @@ pub struct SecondStageArgs {
     /// who is named.
     #[arg(long, help_heading = "Second stage (sentence encoder)")]
     pub swap_identities: bool,
+}
+
+/// The store `--data` names, if it names one rather than a comments file
+/// (see [`crate::store::Location::looks_like_store`]).
+fn store_location(path: &std::path::Path) -> Option<crate::store::Location> {
+    let s = path.to_str()?;
+    if crate::store::Location::looks_like_store(s) {
+        crate::store::Location::parse(s).ok()
+    } else {
+        None
+    }
 }
 
 /// Adds `comment` to `comments`, or, when its id was seen before, lets its
@@ -791,6 +803,15 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         )
         .into());
     }
+    if let Some(store) = args.data.iter().find(|p| store_location(p).is_some()) {
+        return Err(UsageError(format!(
+            "--data {}: the ftrl learner streams files; write the store's decisions out first \
+             (`moderate store export --store {} --out decisions.csv`) and pass that file",
+            store.display(),
+            store.display()
+        ))
+        .into());
+    }
     let model_file = start_output(&args)?;
     let explicit = args.labels.is_some();
     let candidates: Vec<String> = match &args.labels {
@@ -1069,6 +1090,24 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut overridden = 0u64;
     let mut bad = super::rejects::BadRecords::new(&args.bad)?;
     for path in &args.data {
+        if let Some(location) = store_location(path) {
+            // Decisions from a store, in the order stored: as with a
+            // decisions CSV, a later decision on an id replaces the earlier.
+            let mut store = crate::store::Store::open(&location)
+                .with_context(|| format!("--data {}", path.display()))?;
+            for comment in crate::store::transfer::decisions_as_comments(&mut store)
+                .with_context(|| format!("--data {}", path.display()))?
+            {
+                for label in comment.labels.keys() {
+                    if candidates.contains(label) && !found.contains(label) {
+                        found.push(label.clone());
+                    }
+                }
+                overridden += u64::from(merge_by_id(&mut comments, &mut by_id, comment));
+            }
+            file_names.push(location.to_string());
+            continue;
+        }
         let opts = args.input.read_options(&candidates, &keep);
         let mut reader = super::files::open_comments(path, &opts)?;
         // Without an id column, record numbers would collide across files.

@@ -44,6 +44,11 @@ pub struct Analyzed {
     pub response: AnalyzeResponse,
     /// Per label, whether the comment reached the flag threshold.
     pub flags: Vec<bool>,
+    /// When a label was flagged, the digest of the text the model read
+    /// (see [`crate::store::text_digest`]), which keys the served flags.
+    pub digest: Option<String>,
+    /// The request's `clientToken`, if any.
+    pub client_token: Option<String>,
 }
 
 /// Scores one analyze request body.
@@ -203,6 +208,10 @@ pub fn analyze(
             client_token: req.client_token.clone(),
             moderate,
         },
+        digest: flags
+            .contains(&true)
+            .then(|| crate::store::text_digest(text)),
+        client_token: req.client_token.clone(),
         flags,
     })
 }

@@ -9,6 +9,7 @@ use super::auth::presented_key;
 use super::config::ServeConfig;
 use super::coral;
 use super::feedback::{self, FeedbackWriter};
+use super::flags::{self as served_flags, FlagRecorder};
 use super::limits::{Admission, RateLimiter};
 use super::metrics::{Endpoint, Metrics};
 use super::native::{self, BatchInput, BatchOptions};
@@ -38,8 +39,10 @@ pub struct App {
     pub models: ModelHolder,
     /// The scoring workers.
     pub pool: super::pool::ScoringPool,
-    /// The decisions file.
+    /// The decisions writer (to the store).
     pub feedback: FeedbackWriter,
+    /// The served-flags writer (to the store).
+    pub flags: FlagRecorder,
     /// Metrics.
     pub metrics: Metrics,
     /// The in-flight cap.
@@ -199,6 +202,8 @@ struct Scored {
     body: Vec<u8>,
     flags: Vec<Vec<bool>>,
     records: Option<u64>,
+    /// What the server flagged, to record for a later decision.
+    served: Option<crate::store::ServedFlags>,
 }
 
 /// Reads the body, takes an in-flight slot, runs `work` on the pool within
@@ -237,7 +242,10 @@ where
         Ok(Ok(result)) => result,
     };
     match outcome {
-        Ok(scored) => {
+        Ok(mut scored) => {
+            if let Some(s) = scored.served.take() {
+                app.flags.record(s);
+            }
             for f in &scored.flags {
                 app.metrics.scored(f);
             }
@@ -272,12 +280,22 @@ async fn analyze_handler(State(app): State<Arc<App>>, req: Request) -> Response 
     let limit = config.limits.max_body_bytes;
     score_on_pool(&app, req, limit, move |body, served, scorer| {
         let a = analyze::analyze(&body, served, &config.limits, &config.languages, scorer)?;
+        let record = a.digest.and_then(|digest| {
+            served_flags::served_flags(
+                digest,
+                a.client_token,
+                &served.label_names(),
+                &a.flags,
+                &served.version,
+            )
+        });
         Ok(Scored {
             status: StatusCode::OK,
             content_type: JSON,
             body: serde_json::to_vec(&a.response).map_err(|e| RpcError::internal(e.to_string()))?,
             flags: vec![a.flags],
             records: None,
+            served: record,
         })
     })
     .await
@@ -309,12 +327,21 @@ async fn suggest_handler(State(app): State<Arc<App>>, req: Request) -> Response 
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) | Err(e) => return error_response(&e, Some(&version)),
     };
-    // Waits for the fsync: a 200 means the decision is on disk.
+    // Waits for the commit: a 200 means the decision is stored.
     let written = app.feedback.record(decision).await;
     app.metrics.decision(written.is_ok());
-    if let Err(e) = written {
-        eprintln!("moderate serve: {}", e.message);
-        return error_response(&e, Some(&version));
+    match written {
+        Err(e) => {
+            eprintln!("moderate serve: {}", e.message);
+            return error_response(&e, Some(&version));
+        }
+        Ok(stored) => {
+            if let (crate::store::Recorded::Stored(_), Some(outcomes)) =
+                (stored.recorded, &stored.outcomes)
+            {
+                app.metrics.feedback_outcomes(outcomes);
+            }
+        }
     }
     let body = serde_json::to_vec(&response).unwrap_or_default();
     body_response(StatusCode::OK, JSON, body, &version)
@@ -349,6 +376,7 @@ async fn score_handler(State(app): State<Arc<App>>, req: Request) -> Response {
             body: b.body,
             flags: b.flags,
             records: Some(b.records),
+            served: None,
         })
     })
     .await
@@ -398,6 +426,15 @@ async fn coral_phase(app: Arc<App>, label: Option<String>, req: Request) -> Resp
             ),
         };
         let d = coral::decide(&body, served, scorer, only)?;
+        let record = d.digest.and_then(|digest| {
+            served_flags::served_flags(
+                digest,
+                None,
+                &served.label_names(),
+                &d.flags,
+                &served.version,
+            )
+        });
         Ok(match d.body {
             None => Scored {
                 status: StatusCode::NO_CONTENT,
@@ -405,6 +442,7 @@ async fn coral_phase(app: Arc<App>, label: Option<String>, req: Request) -> Resp
                 body: Vec::new(),
                 flags: vec![d.flags],
                 records: None,
+                served: record,
             },
             Some(json) => Scored {
                 status: StatusCode::OK,
@@ -412,6 +450,7 @@ async fn coral_phase(app: Arc<App>, label: Option<String>, req: Request) -> Resp
                 body: serde_json::to_vec(&json).unwrap_or_default(),
                 flags: vec![d.flags],
                 records: None,
+                served: record,
             },
         })
     })
@@ -427,6 +466,8 @@ async fn model_handler(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics_handler(State(app): State<Arc<App>>) -> Response {
     let version = app.models.current().version.clone();
+    app.metrics
+        .served_flags_lost(app.flags.dropped(), app.flags.failed());
     body_response(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -5,7 +5,9 @@
 use super::attributes::AliasTable;
 use super::auth::{ApiKeys, load_secret_list};
 use super::language::LanguagePolicy;
+use super::verdict::FeedbackReading;
 use crate::error::{Error, Result};
+use crate::store::Location;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,8 +110,14 @@ pub struct ServeConfig {
     pub encoder_dir: Option<PathBuf>,
     /// Score with the word model alone even if the model has a second stage.
     pub word_only: bool,
-    /// Where `comments:suggestscore` appends reviewer decisions.
-    pub decisions: PathBuf,
+    /// The store: where `comments:suggestscore` decisions (and what the
+    /// server flagged) are kept.
+    pub store: Location,
+    /// How a `comments:suggestscore` that names one attribute is read (see
+    /// [`verdict`](super::verdict)).
+    pub feedback_reading: FeedbackReading,
+    /// Days a record of what the server flagged is kept.
+    pub served_flags_days: u32,
     /// Name written in the `reviewer` column when a feedback request has no
     /// `communityId`.
     pub reviewer: String,
@@ -184,7 +192,7 @@ impl SecretSources {
 
 impl ServeConfig {
     /// A configuration with the defaults: loopback port 8080, the built-in
-    /// model, `decisions.csv`, no keys, the default aliases, English only.
+    /// model, the SQLite store `moderate.db`, no keys, the default aliases, English only.
     pub fn new(listen: SocketAddr) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ServeConfig {
@@ -192,7 +200,9 @@ impl ServeConfig {
             model_path: None,
             encoder_dir: None,
             word_only: false,
-            decisions: PathBuf::from("decisions.csv"),
+            store: Location::Sqlite(PathBuf::from(crate::store::DEFAULT_STORE)),
+            feedback_reading: FeedbackReading::Verdict,
+            served_flags_days: 30,
             reviewer: "perspective-api".to_string(),
             api_keys: ApiKeys::default(),
             allow_no_auth: false,

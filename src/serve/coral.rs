@@ -174,6 +174,9 @@ pub struct PhaseDecision {
     pub body: Option<serde_json::Value>,
     /// Per label, whether the comment reached its flag threshold.
     pub flags: Vec<bool>,
+    /// When a label was flagged, the digest of the comment's text, which
+    /// keys the served flags.
+    pub digest: Option<String>,
 }
 
 /// Scores a (verified) phase request body. `only`: judge that label alone
@@ -196,6 +199,7 @@ pub fn decide(
         return Ok(PhaseDecision {
             body: None,
             flags: vec![false; n_labels],
+            digest: None,
         });
     }
     let mut scores = Scores::default();
@@ -212,7 +216,11 @@ pub fn decide(
     });
     let flagged = rarest_first(served, |l| flags[l]);
     if rejecting.is_empty() && flagged.is_empty() {
-        return Ok(PhaseDecision { body: None, flags });
+        return Ok(PhaseDecision {
+            body: None,
+            flags,
+            digest: None,
+        });
     }
     let terms = scorer.explain_scores(&text, &scores, &served.thresholds, EXPLAINED_WORDS);
     let explanation = explain(served, &scores.probabilities, &flagged, &rejecting, &terms);
@@ -253,6 +261,7 @@ pub fn decide(
     Ok(PhaseDecision {
         body: Some(answer),
         flags,
+        digest: Some(crate::store::text_digest(&text)),
     })
 }
 

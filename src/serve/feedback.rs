@@ -1,6 +1,5 @@
-//! `comments:suggestscore`: a reviewer's decision, recorded in the same
-//! decisions file that `moderate review` writes and `moderate train --data`
-//! reads.
+//! `comments:suggestscore`: a reviewer's decision, stored in the store
+//! (see [`crate::store`]) that `moderate train --data` reads.
 //!
 //! - The row's id is the request's `clientToken` (Coral sends
 //!   `comment:<id>`), or `sha256:` and 16 hex digits of the text when there
@@ -13,31 +12,46 @@
 //! - The reviewer is the request's `communityId` (Coral: `Coral:<site URL>`),
 //!   else the server's `--reviewer`.
 //!
-//! One thread owns the file. Each decision is appended in one write and
-//! `fsync`ed before the request is answered, so an acknowledged decision
-//! survives a crash and a crash tears at most the row in flight (which the
-//! next open removes).
+//! One thread stores the decisions. Each is committed (in a transaction
+//! with the others waiting at that moment) before its request is answered,
+//! so an acknowledged decision survives a crash. A decision identical to
+//! the latest one stored for its id (a retried request) is stored once.
 
 use super::config::Limits;
 use super::language;
 use super::reload::Served;
+use super::verdict::{self, FeedbackReading, Outcome, Reading};
 use super::wire::{ErrorKind, RpcError, SuggestRequest, SuggestResponse};
 use crate::error::Result;
-use crate::review::{DecisionLog, PartialDecision, rfc3339_utc};
+use crate::review::{PartialDecision, rfc3339_utc};
+use crate::store::{Dedupe, Location, NewDecision, Recorded, Store};
 use crate::text::html;
-use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-/// Reads a suggestscore body into the decision to record and the response
+/// A suggestscore request, read: the decision as the request states it,
+/// and what is needed to read it against the server's flags (see
+/// [`verdict`](super::verdict)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    /// The decision with each named label's value as sent (others `None`).
+    pub decision: PartialDecision,
+    /// How many attributes the request named.
+    pub attributes: usize,
+    /// The digest of the comment's text (see [`crate::store::text_digest`]).
+    pub digest: String,
+    /// The request's `clientToken`, if any.
+    pub client_token: Option<String>,
+}
+
+/// Reads a suggestscore body into the feedback to record and the response
 /// to send once it is recorded.
 pub fn decision_from(
     body: &[u8],
     served: &Served,
     limits: &Limits,
     default_reviewer: &str,
-) -> std::result::Result<(PartialDecision, SuggestResponse), RpcError> {
+) -> std::result::Result<(Feedback, SuggestResponse), RpcError> {
     let req: SuggestRequest = serde_json::from_slice(body).map_err(|e| RpcError::bad_json(&e))?;
     let comment = req.comment.unwrap_or_default();
     let raw = comment.text.as_deref().unwrap_or_default();
@@ -70,6 +84,8 @@ pub fn decision_from(
         ));
     }
     let mut labels: Vec<Option<bool>> = vec![None; served.model.labels.len()];
+    // Per label, the attribute that set it, to name both in a conflict.
+    let mut set_by: Vec<Option<(&str, f32)>> = vec![None; labels.len()];
     for (name, attribute) in &scores {
         let label = served.attributes.label_of(name).ok_or_else(|| {
             RpcError::invalid(
@@ -102,12 +118,29 @@ pub fn decision_from(
             ));
         }
         let decided = value >= 0.5;
-        labels[label] = Some(labels[label].unwrap_or(false) || decided);
+        if let (Some(earlier), Some((other, other_value))) = (labels[label], set_by[label])
+            && earlier != decided
+        {
+            return Err(RpcError::invalid(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "attributeScores {other} ({other_value}) and {name} ({value}) both map to \
+                     label {} but disagree; send one decision per label",
+                    served.model.labels[label].name
+                ),
+            ));
+        }
+        labels[label] = Some(decided);
+        set_by[label] = Some((name.as_str(), value));
     }
-    let id = match req.client_token.as_deref().map(str::trim) {
-        Some(t) if !t.is_empty() => t.to_string(),
-        _ => text_id(&text),
-    };
+    let client_token = req
+        .client_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let digest = text_id(&text);
+    let id = client_token.clone().unwrap_or_else(|| digest.clone());
     let reviewer = match req.community_id.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => c.to_string(),
         _ => default_reviewer.to_string(),
@@ -124,21 +157,44 @@ pub fn decision_from(
         reviewer,
         decided_at: rfc3339_utc(std::time::SystemTime::now()),
     };
-    Ok((decision, response))
+    let feedback = Feedback {
+        decision,
+        attributes: scores.len(),
+        digest,
+        client_token,
+    };
+    Ok((feedback, response))
 }
 
-/// The id of a decision whose request had no `clientToken`.
+/// The id of a decision whose request had no `clientToken`: the text's
+/// digest (see [`crate::store::text_digest`]).
 pub fn text_id(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    crate::store::text_digest(text)
 }
 
-type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+/// What storing a decision did: stored or a repeat, and, when the server
+/// had a record of the comment, what the decision did to each label's flag
+/// (model order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Stored, or a repeat of the latest decision for its id.
+    pub recorded: Recorded,
+    /// Per label, confirmed/refuted/...; `None` without a record.
+    pub outcomes: Option<Vec<Outcome>>,
+}
 
-/// The thread that appends decisions to the decisions file.
+type Reply = tokio::sync::oneshot::Sender<std::result::Result<Stored, String>>;
+
+/// Most decisions committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// The thread that stores decisions. It takes every decision waiting when
+/// it starts a transaction and commits them together (group commit: one
+/// disk sync for many requests), then answers each request. Before storing,
+/// it reads what the server flagged for each comment and resolves the
+/// decision against it (see [`verdict`](super::verdict)).
 pub struct FeedbackWriter {
-    tx: Mutex<Option<crossbeam_channel::Sender<(PartialDecision, Reply)>>>,
+    tx: Mutex<Option<crossbeam_channel::Sender<(Feedback, Reply)>>>,
     handle: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -149,35 +205,17 @@ impl std::fmt::Debug for FeedbackWriter {
 }
 
 impl FeedbackWriter {
-    /// Opens (or creates) the decisions file for `labels` and starts the
-    /// writer. Fails when the file's header does not match the labels or a
-    /// row other than a torn last one is malformed; a repair is reported on
-    /// stderr.
-    pub fn open(path: &Path, labels: &[&str]) -> Result<Self> {
-        let log = DecisionLog::open(path, labels)?;
-        if let Some(repair) = log.repaired() {
-            eprintln!("moderate serve: {}: {repair}", path.display());
-        }
-        let mut log = log.append_only();
-        let owned: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-        let path = path.to_path_buf();
-        let (tx, rx) = crossbeam_channel::bounded::<(PartialDecision, Reply)>(1024);
+    /// Opens the store at `location` (migrating it; failing when it cannot
+    /// be reached or is newer than this binary) and starts the writer for a
+    /// model with `labels`, reading single-attribute feedback as `how` says.
+    pub fn open(location: &Location, labels: &[&str], how: FeedbackReading) -> Result<Self> {
+        let store = Store::open(location)?;
+        let names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        let location = location.clone();
+        let (tx, rx) = crossbeam_channel::bounded::<(Feedback, Reply)>(4096);
         let handle = std::thread::Builder::new()
             .name("moderate-decisions".to_string())
-            .spawn(move || {
-                for (decision, reply) in rx {
-                    let outcome = log.append_partial(&decision).map_err(|e| e.to_string());
-                    if outcome.is_err() {
-                        // A failed write may have left part of a row:
-                        // reopening cuts it off before the next append.
-                        let labels: Vec<&str> = owned.iter().map(String::as_str).collect();
-                        if let Ok(fresh) = DecisionLog::open(&path, &labels) {
-                            log = fresh.append_only();
-                        }
-                    }
-                    let _ = reply.send(outcome);
-                }
-            })
+            .spawn(move || write_loop(&rx, Some(store), &location, &names, how))
             .map_err(|e| crate::Error::io("decisions writer thread", e))?;
         Ok(FeedbackWriter {
             tx: Mutex::new(Some(tx)),
@@ -185,8 +223,8 @@ impl FeedbackWriter {
         })
     }
 
-    /// Appends `decision` and waits until it is durable.
-    pub async fn record(&self, decision: PartialDecision) -> std::result::Result<(), RpcError> {
+    /// Stores `feedback` and waits until it is committed.
+    pub async fn record(&self, feedback: Feedback) -> std::result::Result<Stored, RpcError> {
         let (reply, done) = tokio::sync::oneshot::channel();
         let tx = self
             .tx
@@ -194,7 +232,7 @@ impl FeedbackWriter {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| RpcError::unavailable("The server is shutting down."))?;
-        tx.try_send((decision, reply)).map_err(|_| {
+        tx.try_send((feedback, reply)).map_err(|_| {
             RpcError::exhausted(
                 "Too many decisions are waiting to be written; retry shortly.",
                 "DECISIONS_BACKLOG",
@@ -202,21 +240,117 @@ impl FeedbackWriter {
             )
         })?;
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(stored)) => Ok(stored),
             Ok(Err(e)) => Err(RpcError::internal(format!(
-                "The decision could not be written: {e}"
+                "The decision could not be stored: {e}"
             ))),
             Err(_) => Err(RpcError::internal("The decisions writer stopped.")),
         }
     }
 
-    /// Writes what is queued, then stops the writer.
+    /// Stores what is queued, then stops the writer.
     pub fn shutdown(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = h.join();
         }
     }
+}
+
+/// The writer's loop: a batch of whatever is waiting, one transaction, one
+/// answer per request. After a failure the store is reopened (a PostgreSQL
+/// connection may have dropped) before the next batch.
+fn write_loop(
+    rx: &crossbeam_channel::Receiver<(Feedback, Reply)>,
+    mut store: Option<Store>,
+    location: &Location,
+    labels: &[String],
+    how: FeedbackReading,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        if store.is_none() {
+            match Store::open(location) {
+                Ok(s) => store = Some(s),
+                Err(e) => eprintln!("moderate serve: {e}"),
+            }
+        }
+        let outcome = match store.as_mut() {
+            Some(s) => store_batch(s, &batch, labels, how).map_err(|e| e.to_string()),
+            None => Err(format!("store {location} is unavailable")),
+        };
+        match outcome {
+            Ok(stored) => {
+                for ((_, reply), r) in batch.into_iter().zip(stored) {
+                    let _ = reply.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                store = None;
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Reads the served flags of the batch's comments, resolves each decision
+/// against them and stores the batch in one transaction.
+fn store_batch(
+    store: &mut Store,
+    batch: &[(Feedback, Reply)],
+    labels: &[String],
+    how: FeedbackReading,
+) -> Result<Vec<Stored>> {
+    let keys: Vec<(String, Option<String>)> = batch
+        .iter()
+        .map(|(f, _)| (f.digest.clone(), f.client_token.clone()))
+        .collect();
+    let served = store.served_flags(&keys)?;
+    let mut decisions = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for ((feedback, _), served) in batch.iter().zip(served) {
+        let flagged: Option<Vec<bool>> = served.as_ref().map(|s| {
+            labels
+                .iter()
+                .map(|l| s.flags.get(l).copied().unwrap_or(false))
+                .collect()
+        });
+        let reading = Reading {
+            values: feedback.decision.labels.clone(),
+            attributes: feedback.attributes,
+        };
+        let resolved = verdict::resolve(&reading, flagged.as_deref(), how);
+        outcomes.push(flagged.as_ref().map(|f| {
+            f.iter()
+                .zip(&resolved)
+                .map(|(&flag, &decided)| Outcome::of(flag, decided))
+                .collect()
+        }));
+        decisions.push(NewDecision {
+            id: feedback.decision.id.clone(),
+            text: feedback.decision.text.clone(),
+            labels: labels.iter().cloned().zip(resolved).collect(),
+            reviewer: feedback.decision.reviewer.clone(),
+            decided_at: feedback.decision.decided_at.clone(),
+            origin: "suggestscore".to_string(),
+            served,
+            dedupe: Dedupe::Latest,
+        });
+    }
+    let recorded = store.record_decisions(&decisions)?;
+    Ok(recorded
+        .into_iter()
+        .zip(outcomes)
+        .map(|(recorded, outcomes)| Stored { recorded, outcomes })
+        .collect())
 }
 
 #[cfg(test)]
@@ -228,6 +362,10 @@ mod tests {
     }
 
     fn decide(body: &str) -> std::result::Result<(PartialDecision, SuggestResponse), RpcError> {
+        feedback(body).map(|(f, r)| (f.decision, r))
+    }
+
+    fn feedback(body: &str) -> std::result::Result<(Feedback, SuggestResponse), RpcError> {
         decision_from(body.as_bytes(), &served(), &Limits::default(), "api")
     }
 
@@ -298,6 +436,12 @@ mod tests {
             ),
             "INVALID_REQUEST"
         );
+        assert_eq!(
+            kind(
+                r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}, "INSULT": {"summaryScore": {"value": 0}}}}"#
+            ),
+            "INVALID_REQUEST"
+        );
         let long = format!(
             r#"{{"comment": {{"text": "{}"}}, "attributeScores": {{"TOXICITY": {{"summaryScore": {{"value": 1}}}}}}}}"#,
             "a".repeat(20_481)
@@ -306,25 +450,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_writer_appends_durably_and_reopens() {
+    async fn the_writer_commits_once_per_decision_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("decisions.csv");
-        let w = FeedbackWriter::open(&path, &["abusive", "violent"]).unwrap();
-        let (d, _) = decide(
-            r#"{"comment": {"text": "a, \"quoted\"\nline"}, "clientToken": "comment:9",
-                "attributeScores": {"THREAT": {"summaryScore": {"value": 1}}}}"#,
-        )
-        .unwrap();
-        w.record(d).await.unwrap();
+        let location = Location::Sqlite(dir.path().join("moderate.db"));
+        let w = FeedbackWriter::open(&location, &["abusive", "violent"], FeedbackReading::Verdict)
+            .unwrap();
+        let body = r#"{"comment": {"text": "a, \"quoted\"\nline"}, "clientToken": "comment:9",
+                "attributeScores": {"THREAT": {"summaryScore": {"value": 1}}}}"#;
+        let first = w.record(feedback(body).unwrap().0).await.unwrap();
+        assert!(matches!(first.recorded, Recorded::Stored(_)));
+        assert_eq!(first.outcomes, None, "no record of what was served");
+        // The same request again (a retry) is stored once.
+        let again = w.record(feedback(body).unwrap().0).await.unwrap();
+        assert_eq!(again.recorded, Recorded::Repeat);
         w.shutdown();
-        assert!(w.record(decide(r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}"#).unwrap().0).await.is_err());
-        let text = std::fs::read_to_string(&path).unwrap();
+        let late = r#"{"comment": {"text": "x"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}"#;
+        assert!(w.record(feedback(late).unwrap().0).await.is_err());
+        let mut store = Store::open(&location).unwrap();
+        let mut csv = Vec::new();
+        crate::store::transfer::export(&mut store, &["abusive".into(), "violent".into()], &mut csv)
+            .unwrap();
+        let text = String::from_utf8(csv).unwrap();
         assert!(text.starts_with("id,text,abusive,violent,reviewer,decided_at\n"));
         assert!(
             text.contains("comment:9,\"a, \"\"quoted\"\"\nline\",-1,1,api,"),
             "{text}"
         );
-        // The header must match the model's labels.
-        assert!(FeedbackWriter::open(&path, &["toxic"]).is_err());
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 }

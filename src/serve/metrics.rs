@@ -2,6 +2,7 @@
 //! exposition format. Every label value comes from a fixed set (endpoints,
 //! status codes, model labels, reasons), so a client cannot grow the series.
 
+use super::verdict::Outcome;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -129,6 +130,9 @@ pub struct Metrics {
     rejected: [AtomicU64; REJECT_REASONS.len()],
     decisions: AtomicU64,
     decision_failures: AtomicU64,
+    feedback: Vec<[AtomicU64; 5]>,
+    served_flags_dropped: AtomicU64,
+    served_flags_failed: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     connections: AtomicI64,
@@ -150,6 +154,9 @@ impl Metrics {
             rejected: Default::default(),
             decisions: AtomicU64::new(0),
             decision_failures: AtomicU64::new(0),
+            feedback: labels.iter().map(|_| Default::default()).collect(),
+            served_flags_dropped: AtomicU64::new(0),
+            served_flags_failed: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             connections: AtomicI64::new(0),
@@ -187,7 +194,23 @@ impl Metrics {
         }
     }
 
-    /// Counts a decision written (or not) to the decisions file.
+    /// Counts what a decision did to each label's flag (model order).
+    pub fn feedback_outcomes(&self, outcomes: &[Outcome]) {
+        for (counters, outcome) in self.feedback.iter().zip(outcomes) {
+            if let Some(i) = Outcome::ALL.iter().position(|o| o == outcome) {
+                counters[i].fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Sets the served-flags records lost so far: dropped on a full queue,
+    /// and refused by the store.
+    pub fn served_flags_lost(&self, dropped: u64, failed: u64) {
+        self.served_flags_dropped.store(dropped, Relaxed);
+        self.served_flags_failed.store(failed, Relaxed);
+    }
+
+    /// Counts a decision stored (or not) in the store.
     pub fn decision(&self, ok: bool) {
         if ok {
             self.decisions.fetch_add(1, Relaxed);
@@ -330,7 +353,7 @@ impl Metrics {
         }
         writeln!(
             out,
-            "# HELP moderate_decisions_written_total Reviewer decisions appended to the decisions file."
+            "# HELP moderate_decisions_written_total Reviewer decisions committed to the store (repeats of the latest decision included)."
         )?;
         writeln!(out, "# TYPE moderate_decisions_written_total counter")?;
         writeln!(
@@ -338,6 +361,37 @@ impl Metrics {
             "moderate_decisions_written_total {}",
             self.decisions.load(Relaxed)
         )?;
+        writeln!(
+            out,
+            "# HELP moderate_feedback_flags_total What decisions did to the flags the server had served for the comment (confirmed, refuted, missed, cleared, undecided), by label."
+        )?;
+        writeln!(out, "# TYPE moderate_feedback_flags_total counter")?;
+        for (label, counters) in self.labels.iter().zip(&self.feedback) {
+            for (outcome, n) in Outcome::ALL.iter().zip(counters) {
+                writeln!(
+                    out,
+                    "moderate_feedback_flags_total{{label=\"{label}\",outcome=\"{}\"}} {}",
+                    outcome.name(),
+                    n.load(Relaxed)
+                )?;
+            }
+        }
+        for (name, help, n) in [
+            (
+                "moderate_served_flags_dropped_total",
+                "Records of served flags dropped because the writer's queue was full.",
+                &self.served_flags_dropped,
+            ),
+            (
+                "moderate_served_flags_failed_total",
+                "Records of served flags the store refused.",
+                &self.served_flags_failed,
+            ),
+        ] {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} counter")?;
+            writeln!(out, "{name} {}", n.load(Relaxed))?;
+        }
         writeln!(
             out,
             "# HELP moderate_decision_failures_total Feedback requests whose decision could not be written."

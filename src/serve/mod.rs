@@ -14,7 +14,9 @@
 //! | [`wire`] | Perspective request/response/error JSON |
 //! | [`analyze`] | `comments:analyze` |
 //! | [`spans`] | sentences and UTF-16 offsets |
-//! | [`feedback`] | `comments:suggestscore` -> the decisions file |
+//! | [`feedback`] | `comments:suggestscore` -> the store |
+//! | [`verdict`] | how a decision confirms or refutes what was flagged |
+//! | [`flags`] | what the server flagged, recorded in the store |
 //! | [`coral`] | Coral's phase: signatures and decisions |
 //! | [`native`] | `/v1/score` and `/v1/model` |
 //! | [`pool`] | the scoring worker threads |
@@ -33,6 +35,7 @@ pub mod auth;
 pub mod config;
 pub mod coral;
 pub mod feedback;
+pub mod flags;
 pub mod language;
 pub mod limits;
 pub mod metrics;
@@ -41,6 +44,7 @@ pub mod pool;
 pub mod reload;
 pub mod server;
 pub mod spans;
+pub mod verdict;
 pub mod wire;
 
 pub use config::ServeConfig;

@@ -182,9 +182,8 @@ impl ModelHolder {
             return Err(Error::model(
                 path,
                 format!(
-                    "its labels ({}) differ from the served model's ({}); the decisions file's \
-                     columns are the labels, so restart the server with a new --decisions file \
-                     to change them",
+                    "its labels ({}) differ from the served model's ({}); restart the server \
+                     to serve a model with other labels",
                     new.label_names().join(", "),
                     old.label_names().join(", ")
                 ),

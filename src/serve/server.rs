@@ -12,6 +12,7 @@ use super::access_log::AccessLogger;
 use super::app::{self, App};
 use super::config::ServeConfig;
 use super::feedback::FeedbackWriter;
+use super::flags::FlagRecorder;
 use super::limits::{Admission, RateLimiter};
 use super::metrics::Metrics;
 use super::pool::ScoringPool;
@@ -25,14 +26,15 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 /// Runs the server until it is told to stop. Fails before serving when the
-/// configuration, model, decisions file or listen address is unusable.
+/// configuration, model, store or listen address is unusable.
 pub fn run(config: ServeConfig) -> Result<()> {
     config.validate()?;
     let config = Arc::new(config);
     let models = ModelHolder::load(Arc::clone(&config))?;
     let served = models.current();
     let labels = served.label_names();
-    let feedback = FeedbackWriter::open(&config.decisions, &labels)?;
+    let feedback = FeedbackWriter::open(&config.store, &labels, config.feedback_reading)?;
+    let flags = FlagRecorder::open(&config.store, config.served_flags_days)?;
     let listener = std::net::TcpListener::bind(config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -48,13 +50,14 @@ pub fn run(config: ServeConfig) -> Result<()> {
         log: AccessLogger::start(config.access_log).map_err(io)?,
         draining: false.into(),
         feedback,
+        flags,
         models,
         config: Arc::clone(&config),
     });
     warn_about_file_limit(config.limits.max_connections);
     eprintln!(
         "moderate serve: listening on http://{local} (model {} from {}; {} scoring workers; \
-         API keys: {}; Coral phase: {}; decisions: {})",
+         API keys: {}; Coral phase: {}; store: {})",
         served.version,
         served.source,
         config.workers,
@@ -68,7 +71,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         } else {
             "on"
         },
-        config.decisions.display()
+        config.store
     );
     drop(served);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,6 +83,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
     let outcome = runtime.block_on(serve(Arc::clone(&app), listener));
     runtime.shutdown_background();
     app.feedback.shutdown();
+    app.flags.shutdown();
     app.log.finish();
     drop(app); // joins the scoring workers once the last handle is gone
     eprintln!("moderate serve: stopped");

@@ -2,11 +2,11 @@
 // client (googleapis@50.0.0, the last release that ships it), rootUrl
 // pointed at the server.
 //
-// Usage: node googleapis_client.js BASE_URL API_KEY DECISIONS_FILE
-const fs = require('fs');
+// Usage: node googleapis_client.js BASE_URL API_KEY STORE (read with $MODERATE_BIN store export)
+const {execFileSync} = require('child_process');
 const {google} = require('googleapis');
 
-const [base, key, decisions] = process.argv.slice(2);
+const [base, key, store] = process.argv.slice(2);
 const client = google.commentanalyzer('v1alpha1');
 const options = {rootUrl: base + '/'};
 let failures = 0;
@@ -47,8 +47,8 @@ function check(name, ok, detail) {
     },
   }, options);
   check('suggestscore: answered', fb.status === 200 && fb.data.clientToken === 'comment:node-1', JSON.stringify(fb.data));
-  const rows = fs.readFileSync(decisions, 'utf8').split('\n');
-  check('suggestscore: decision in the decisions file', rows.some(r => r.startsWith('comment:node-1,"You are vermin, all of you.",1,-1,Coral:https://node.example,')), rows.join(' | '));
+  const rows = execFileSync(process.env.MODERATE_BIN, ['store', 'export', '--store', store, '--labels', 'abusive,violent'], {encoding: 'utf8'}).split('\n');
+  check('suggestscore: decision in the store', rows.some(r => r.startsWith('comment:node-1,"You are vermin, all of you.",1,-1,Coral:https://node.example,')), rows.join(' | '));
 
   try {
     await client.comments.analyze({key: 'wrong', requestBody: {comment: {text: 'hi'}, requestedAttributes: {TOXICITY: {}}}}, options);

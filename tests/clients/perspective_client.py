@@ -2,17 +2,20 @@
 Perspective API wrapper by Jake Conway: standard library only), pointed at
 the server by replacing the client's URL template.
 
-Usage: perspective_client.py BASE_URL API_KEY DECISIONS_FILE
+Usage: perspective_client.py BASE_URL API_KEY STORE (read with $MODERATE_BIN store export)
 Prints one `PASS name` / `FAIL name: why` line per check; exits 1 on a failure.
 """
 import csv
+import io
 import json
+import os
+import subprocess
 import sys
 import urllib.error
 
 from perspective import PerspectiveAPI
 
-base, key, decisions = sys.argv[1], sys.argv[2], sys.argv[3]
+base, key, store = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = 0
 
 
@@ -66,11 +69,14 @@ s = p.suggest_score(
     community_id="Coral:https://py.example",
 )
 check("suggest_score: answered as Perspective", s == {"clientToken": "comment:py-1", "detectedLanguages": ["en"], "requestedLanguages": ["en"]}, json.dumps(s))
-with open(decisions, newline="", encoding="utf-8") as f:
-    rows = {row["id"]: row for row in csv.DictReader(f)}
+exported = subprocess.run(
+    [os.environ["MODERATE_BIN"], "store", "export", "--store", store, "--labels", "abusive,violent"],
+    capture_output=True, text=True, check=True,
+).stdout
+rows = {row["id"]: row for row in csv.DictReader(io.StringIO(exported, newline=""))}
 row = rows.get("comment:py-1", {})
 check(
-    "suggest_score: decision in the decisions file",
+    "suggest_score: decision in the store",
     row.get("violent") == "1" and row.get("abusive") == "-1" and row.get("reviewer") == "Coral:https://py.example",
     json.dumps(row),
 )

@@ -30,6 +30,9 @@ if [ -z "$BIN" ]; then
   cargo build -q || exit 1
   BIN=target/debug/moderate
 fi
+# Absolute, and exported: the clients read the store with `moderate store export`.
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+export MODERATE_BIN=$BIN
 
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -49,7 +52,7 @@ FLAG=$(printf '%s\n' "Thanks for the link, very helpful." "Shut your mouth, you 
   | python3 -c 'import csv,sys; r=list(csv.DictReader(sys.stdin)); k,n=(float(x["abusive"]) for x in r); assert k<n, (k,n); print((k+n)/2)') \
   || { echo "the shipped model does not rank the Coral check's comments: cannot run it"; exit 1; }
 MODERATE_API_KEYS=$KEY MODERATE_CORAL_SECRETS=$SECRET \
-  "$BIN" serve --listen 127.0.0.1:0 --decisions "$WORK/decisions.csv" --access-log off \
+  "$BIN" serve --listen 127.0.0.1:0 --store "$WORK/moderate.db" --access-log off \
   --threshold "abusive=$FLAG" --threshold violent=1 \
   2> "$WORK/server.log" &
 SERVER_PID=$!
@@ -88,7 +91,7 @@ pip_install() {
   timeout 180 "$PY" -m pip install -q --disable-pip-version-check --timeout 15 --retries 1 "$@" >/dev/null 2>&1
 }
 if pip_install perspective==1.0.3; then
-  run perspective "$PY" "$HERE/perspective_client.py" "$BASE" "$KEY" "$WORK/decisions.csv"
+  run perspective "$PY" "$HERE/perspective_client.py" "$BASE" "$KEY" "$WORK/moderate.db"
 else
   skip perspective "pip could not install perspective==1.0.3 (no network or no venv)"
 fi
@@ -113,7 +116,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   if [ -d "$NODE_DIR/node_modules/googleapis/build/src/apis/commentanalyzer" ] || \
      timeout 300 npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error \
        --fetch-timeout=15000 --fetch-retries=1 googleapis@50.0.0 >/dev/null 2>&1; then
-    run googleapis env NODE_PATH="$NODE_DIR/node_modules" node "$HERE/googleapis_client.js" "$BASE" "$KEY" "$WORK/decisions.csv"
+    run googleapis env NODE_PATH="$NODE_DIR/node_modules" node "$HERE/googleapis_client.js" "$BASE" "$KEY" "$WORK/moderate.db"
   else
     skip googleapis "npm could not install googleapis@50.0.0"
   fi
