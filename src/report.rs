@@ -24,7 +24,7 @@ use std::fmt::{self, Write as _};
 pub const DEFAULT_BINS: usize = 20;
 
 /// Default cap on the number of comments listed in the page.
-pub const DEFAULT_LIMIT: usize = 5000;
+pub const DEFAULT_LIMIT: usize = 500;
 
 /// Default number of highlighted words per flagged label.
 pub const DEFAULT_TOP_TERMS: usize = 5;

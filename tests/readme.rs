@@ -15,8 +15,13 @@
 //! - `screen N`: only the N-th screen of a `keys` run (from its title line to
 //!   its key bar);
 //! - `stderr`: check stderr instead of stdout;
-//! - `shared`: the command reads `../shared` (the project's shared corpus);
-//!   without it the block is skipped, with a note;
+//! - `shared`: the command reads `../shared` (the project's shared corpus).
+//!   Such commands run the second stage over the whole dev set, minutes
+//!   each, so they run only with `MODERATE_README_SHARED=1` or
+//!   `UPDATE_README=1` (as `scripts/update-readme.sh` sets), and with
+//!   `../shared` present; otherwise the block is skipped, with a note.
+//!   `MODERATE_BIN` names a binary to run instead of the test build (a
+//!   release build makes them several times faster);
 //! - `workspace`: run in the workspace, a temporary folder shared by every
 //!   block of one test run, whose `data` is the repository's `data/`;
 //!   files the command writes stay there for the blocks below;
@@ -532,7 +537,7 @@ fn expected(check: &Check, output: &str) -> String {
 
 /// Runs `moderate args` in `dir`.
 fn run(dir: &Path, check: &Check) -> (String, String) {
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+    let out = std::process::Command::new(moderate_bin())
         .current_dir(dir)
         .args(&check.args)
         .env_remove("NO_COLOR")
@@ -558,7 +563,7 @@ fn run_in_terminal(dir: &Path, check: &Check, keys: &[String]) -> String {
     cmd.current_dir(dir)
         .arg("-c")
         .arg("stty cols 100 rows 30 && exec \"$0\" \"$@\"")
-        .arg(assert_cmd::cargo::cargo_bin("moderate"))
+        .arg(moderate_bin())
         .args(&check.args)
         .env("TERM", "dumb")
         .env("NO_COLOR", "1");
@@ -688,7 +693,7 @@ fn recorded_train_problems(root: &Path, check: &Check, block: &str) -> Vec<Strin
         .position(|a| a == "--out")
         .expect("a recorded train command names --out");
     let model = &check.args[out_at + 1];
-    let card = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+    let card = std::process::Command::new(moderate_bin())
         .current_dir(root)
         .args(["info", "--json", "--model", model])
         .output()
@@ -785,7 +790,7 @@ struct Served {
 impl Served {
     fn start(dir: &Path) -> Served {
         use std::io::BufRead as _;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("moderate"))
+        let mut child = std::process::Command::new(moderate_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
             .args(["--io-threads", "1", "--access-log", "off"])
             .current_dir(dir)
@@ -943,7 +948,9 @@ fn check_figures(
 ) -> Option<String> {
     let at = f.sources[0].at();
     if f.sources.iter().any(|s| s.shared) && !have_shared {
-        eprintln!("README.md:{at}: figures not checked (needs ../shared)");
+        eprintln!(
+            "README.md:{at}: figures not checked (needs ../shared and MODERATE_README_SHARED=1)"
+        );
         return None;
     }
     let text = lines[f.block.clone()].join("\n");
@@ -992,8 +999,9 @@ fn readme_examples_match_the_real_output() {
     let lines: Vec<&str> = readme.lines().collect();
     let checks = checks(&lines);
     assert!(checks.len() >= 10, "only {} checked blocks", checks.len());
-    let have_shared = root.join("../shared/data/dev.csv").is_file();
     let update = std::env::var_os("UPDATE_README").is_some();
+    let have_shared = root.join("../shared/data/dev.csv").is_file()
+        && (update || std::env::var_os("MODERATE_README_SHARED").is_some());
     let mut runner = Runner::new(root);
     let mut replacements: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut stale = Vec::new();
@@ -1023,7 +1031,7 @@ fn readme_examples_match_the_real_output() {
             .join("\n");
         if check.shared && !have_shared {
             eprintln!(
-                "README.md:{}: skipped (needs ../shared): {}",
+                "README.md:{}: skipped (needs ../shared and MODERATE_README_SHARED=1): {}",
                 check.at(),
                 check.command()
             );
@@ -1456,4 +1464,12 @@ fn decisions_that_disagree_with_the_labels_are_found() {
         disagreements(&decisions, &truth),
         ["c: violent=0 in the decisions, 1 in the labels"]
     );
+}
+
+/// The binary the README's commands run: `MODERATE_BIN` when set, else this
+/// test build's.
+fn moderate_bin() -> std::path::PathBuf {
+    std::env::var_os("MODERATE_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("moderate"))
 }

@@ -32,12 +32,14 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Probabilities per comment and label from `score --format jsonl`.
-fn scores(input: &Path) -> Vec<[f64; 2]> {
+/// Probabilities per comment and label from `score --format jsonl`, with
+/// `extra` arguments.
+fn scores_with(input: &Path, extra: &[&str]) -> Vec<[f64; 2]> {
     let out = moderate()
         .arg("score")
         .arg(input)
         .args(["--format", "jsonl"])
+        .args(extra)
         .assert()
         .success()
         .get_output()
@@ -98,16 +100,33 @@ fn perturb_rejects_unknown_tricks_and_bad_rates() {
     }
 }
 
-/// Each trick the analyzer undoes moves the default model's probabilities on
-/// the example comments by little. Measured when written (mean absolute
-/// shift, abusive): homoglyphs, zero-width and full-width 0.000, separators
-/// 0.003, spacing 0.015, leet 0.024 (leet at a word's edge, `5hut`, is left
-/// alone), repeats 0.035 (`patheeetic` keeps two e's); `mask` (`id*ot`, not
-/// undone) moves it by 0.093 and is not checked here.
+/// Each trick the analyzer undoes moves the default model's word reader's
+/// probabilities on the example comments by little (mean absolute shift
+/// under 0.04 per label). Measured on the word model of its day (abusive):
+/// homoglyphs, zero-width and full-width 0.000, separators 0.003, spacing
+/// 0.015, leet 0.024 (leet at a word's edge, `5hut`, is left alone), repeats
+/// 0.035 (`patheeetic` keeps two e's); `mask` (`id*ot`, not undone) moves it
+/// by 0.093 and is not checked here. Both readers together:
+/// [`both_readers_scores_move_at_most_as_measured`].
 #[test]
-fn default_model_scores_survive_each_trick() {
+fn default_model_word_scores_survive_each_trick() {
+    check_tricks(&["--word-only"], 0.04);
+}
+
+/// The second stage reads the comment as written (the analyzer's undoing of
+/// tricks feeds the word model only), so tricks move the two-stage scores
+/// more: measured with the shipped model on the example comments, leet
+/// moved abusive by 0.098 on average and full-width letters (which the
+/// encoder's tokenizer does not fold) by 0.143, the most. This pins those
+/// figures from above (0.16) so that they cannot grow unnoticed.
+#[test]
+fn both_readers_scores_move_at_most_as_measured() {
+    check_tricks(&[], 0.16);
+}
+
+fn check_tricks(extra: &[&str], bound: f64) {
     let dir = tempfile::tempdir().unwrap();
-    let clean = scores(&examples());
+    let clean = scores_with(&examples(), extra);
     for trick in [
         "leet",
         "spacing",
@@ -119,7 +138,7 @@ fn default_model_scores_survive_each_trick() {
     ] {
         let path = dir.path().join(format!("{trick}.csv"));
         std::fs::write(&path, perturb(&examples(), &["--tricks", trick])).unwrap();
-        let disguised = scores(&path);
+        let disguised = scores_with(&path, extra);
         assert_eq!(clean.len(), disguised.len());
         for label in 0..2 {
             let mean_shift: f64 = clean
@@ -129,8 +148,8 @@ fn default_model_scores_survive_each_trick() {
                 .sum::<f64>()
                 / clean.len() as f64;
             assert!(
-                mean_shift < 0.04,
-                "{trick}: label {label} moved by {mean_shift:.3} on average"
+                mean_shift < bound,
+                "{trick}: label {label} moved by {mean_shift:.3} on average {extra:?}"
             );
         }
     }

@@ -238,9 +238,10 @@ fn card(model: &crate::model::Model, file: &crate::model::FileId, json: bool) ->
             )?;
         }
     }
-    if !model.limitations.is_empty() {
+    let limitations = model.known_limitations();
+    if !limitations.is_empty() {
         writeln!(out, "\nknown limitations:")?;
-        for l in &model.limitations {
+        for l in &limitations {
             writeln!(out, "- {l}")?;
         }
     }

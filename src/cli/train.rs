@@ -132,11 +132,12 @@ pub struct TrainArgs {
     /// Mark words after a negation (`not`, `never`, ...) as negated.
     #[arg(long)]
     pub negation: bool,
-    /// Leave out of the word model every word that names an identity group
-    /// (the groups of data/identity_terms.txt: `muslims`, `women`, `gay`,
-    /// ...), so that it learns what is said about a group rather than which
-    /// group is named (see `moderate info`).
-    #[arg(long)]
+    /// Keep the words that name identity groups in the word model. By
+    /// default every word naming a group of data/identity_terms.txt
+    /// (`muslims`, `women`, `gay`, ...) is left out of it, so that it learns
+    /// what is said about a group rather than which group is named (see
+    /// `moderate info`).
+    #[arg(long = "keep-identity-words", action = clap::ArgAction::SetFalse)]
     pub blind_identities: bool,
     /// Analyse text as written: no de-obfuscation (letter spacing,
     /// separators, leetspeak) and no folding of look-alike letters. For
@@ -302,11 +303,15 @@ pub struct SecondStageArgs {
         help_heading = "Second stage (sentence encoder)"
     )]
     pub gate_recall: f32,
-    /// Train every second epoch on copies of the comments that name an
-    /// identity group with the group swapped for another
-    /// (data/identity_swaps.txt), so the encoder learns what is said, not
-    /// who is named.
-    #[arg(long, help_heading = "Second stage (sentence encoder)")]
+    /// Train the encoder without counterfactual copies. By default every
+    /// second epoch reads copies of the comments that name an identity
+    /// group with the group swapped for another (data/identity_swaps.txt),
+    /// so the encoder learns what is said, not who is named.
+    #[arg(
+        long = "no-identity-swaps",
+        action = clap::ArgAction::SetFalse,
+        help_heading = "Second stage (sentence encoder)"
+    )]
     pub swap_identities: bool,
 }
 
@@ -993,6 +998,7 @@ fn fit_second_stage(
         .collect();
     let started = Instant::now();
     let last_cache_report = std::sync::Mutex::new(0usize);
+    let first_step = std::sync::Mutex::new(None::<(f64, usize)>);
     let progress = |p: StageProgress| {
         if !show {
             return;
@@ -1021,7 +1027,20 @@ fn fit_second_stage(
                 }
             }
             StageProgress::Step(r) => {
-                let left = elapsed / r.step as f64 * (r.steps - r.step) as f64;
+                // The rate since the first step reported (not since the
+                // start, which includes reading the pretrained layers).
+                let mut first = first_step.lock().unwrap_or_else(|e| e.into_inner());
+                if first.is_none_or(|(_, s0)| r.step < s0) {
+                    // The first step, or a new training (a held-out group).
+                    *first = Some((elapsed, r.step));
+                }
+                let (t0, s0) = first.unwrap_or((elapsed, r.step));
+                let rate = (elapsed - t0) / (r.step - s0).max(1) as f64;
+                let left = if r.step > s0 {
+                    rate * (r.steps - r.step) as f64
+                } else {
+                    elapsed / r.step.max(1) as f64 * (r.steps - r.step) as f64
+                };
                 eprintln!(
                     "second stage: epoch {} step {}/{}, loss {:.4} ({elapsed:.0}s, about {:.0} min left)",
                     r.epoch,

@@ -50,6 +50,6 @@ pub fn card_json(model: &Model, file: &FileId) -> serde_json::Value {
             "recipe": s.recipe,
             "labels": s.labels,
         })),
-        "limitations": model.limitations,
+        "limitations": model.known_limitations(),
     })
 }

@@ -206,6 +206,30 @@ impl Model {
         self.labels.iter().position(|l| l.name == name)
     }
 
+    /// The model card's known limitations: those written at training, then
+    /// what follows from its second stage and its identity blinding.
+    pub fn known_limitations(&self) -> Vec<String> {
+        let mut out = self.limitations.clone();
+        if let Some(stage) = &self.second_stage {
+            out.push(format!(
+                "Second stage: the sentence encoder reads only the comments the word model \
+                 scores above its gate, and only their first {} word pieces; the rest keep the \
+                 word model's scores and its limits. It learned from the same English training \
+                 comments and can carry their biases.",
+                stage.max_pieces
+            ));
+        }
+        if self.analyzer.identity_mask.is_some() {
+            out.push(
+                "Identity words (data/identity_terms.txt) are left out of the word model, so \
+                 a group's name alone does not raise a score; abuse carried only by a group \
+                 name used as a slur is left to the second stage."
+                    .to_string(),
+            );
+        }
+        out
+    }
+
     /// Whether the second stage is present and ready to run.
     pub fn has_encoder(&self) -> bool {
         self.second_stage

@@ -405,7 +405,9 @@ mod tests {
         let ext = &r["moderate"]["attributes"]["TOXICITY"];
         assert_eq!(ext["label"], "abusive");
         let terms = ext["terms"].as_array().unwrap();
-        assert!(!terms.is_empty() && terms.len() <= 3);
+        // Up to `top` words from each reader (the encoder's only when it
+        // read the comment and flagged it).
+        assert!(!terms.is_empty() && terms.len() <= 6, "{terms:?}");
         let idiot = terms
             .iter()
             .find(|t| t["term"] == "idiot")

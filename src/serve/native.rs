@@ -427,7 +427,7 @@ mod tests {
         .unwrap();
         let t = text(&csv);
         assert!(
-            t.starts_with("id,abusive,violent,flags,truncated\nx,"),
+            t.starts_with("id,abusive,violent,flags,truncated,stage\nx,"),
             "{t}"
         );
         let plain = batch("first\nsecond\n", BatchInput::Text, None).unwrap();
@@ -449,7 +449,7 @@ mod tests {
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, vec!["flags", "id", "scores"]);
+        assert_eq!(keys, vec!["flags", "id", "scores", "stage"]);
         let round4 = |p: f32| (p * 10_000.0).round() / 10_000.0;
         let a = s.model.label_index("abusive").unwrap();
         assert_eq!(

@@ -253,6 +253,9 @@ mod tests {
         // A different model with the same labels is swapped in.
         let mut model = crate::default_model().unwrap();
         model.labels[0].threshold = 0.5;
+        if let Some(stage) = &mut model.second_stage {
+            stage.labels[0].threshold = 0.5;
+        }
         crate::model::save(&model, &path).unwrap();
         let r = h.reload().unwrap();
         assert_eq!(r.previous, v1);
