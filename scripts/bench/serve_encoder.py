@@ -10,7 +10,7 @@ server's peak RSS (VmHWM).
     python3 scripts/bench/serve_encoder.py --bin target/release/moderate \
         --dev ../shared/data/dev.csv --rate 20 --seconds 60
 """
-import argparse, csv, json, random, socket, subprocess, threading, time, urllib.request
+import argparse, csv, json, os, random, socket, subprocess, tempfile, threading, time, urllib.request
 
 
 def free_port():
@@ -32,8 +32,10 @@ def main():
     texts = [r["text"] for r in csv.DictReader(open(args.dev, newline=""))]
     random.Random(args.seed).shuffle(texts)
     port = free_port()
+    store = os.path.join(tempfile.mkdtemp(), "moderate.db")
     server = subprocess.Popen(
-        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--access-log", "off"],
+        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--access-log", "off",
+         "--store", store],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
