@@ -59,28 +59,22 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         description: "served flags: what the server flagged per comment, and on each decision",
-        sqlite: "CREATE TABLE served_flags (
-                digest TEXT PRIMARY KEY,
-                client_token TEXT,
-                flags TEXT NOT NULL,
-                model TEXT NOT NULL,
-                served_at TEXT NOT NULL
-            );
-            CREATE INDEX served_flags_by_token ON served_flags (client_token);
-            CREATE INDEX served_flags_by_time ON served_flags (served_at);
-            ALTER TABLE decisions ADD COLUMN served TEXT;",
-        postgres: "CREATE TABLE served_flags (
-                digest TEXT PRIMARY KEY,
-                client_token TEXT,
-                flags TEXT NOT NULL,
-                model TEXT NOT NULL,
-                served_at TEXT NOT NULL
-            );
-            CREATE INDEX served_flags_by_token ON served_flags (client_token);
-            CREATE INDEX served_flags_by_time ON served_flags (served_at);
-            ALTER TABLE decisions ADD COLUMN served TEXT;",
+        sqlite: SERVED_FLAGS,
+        postgres: SERVED_FLAGS,
     },
 ];
+
+/// Migration 2, the same in both dialects.
+const SERVED_FLAGS: &str = "CREATE TABLE served_flags (
+                digest TEXT PRIMARY KEY,
+                client_token TEXT,
+                flags TEXT NOT NULL,
+                model TEXT NOT NULL,
+                served_at TEXT NOT NULL
+            );
+            CREATE INDEX served_flags_by_token ON served_flags (client_token);
+            CREATE INDEX served_flags_by_time ON served_flags (served_at);
+            ALTER TABLE decisions ADD COLUMN served TEXT;";
 
 /// The newest schema version this binary knows.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
