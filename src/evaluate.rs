@@ -24,8 +24,12 @@ pub struct LabelMetrics {
     pub recall: Option<f64>,
     /// F1 at the model's threshold (`None` without positives).
     pub f1: Option<f64>,
-    /// The model's threshold.
+    /// The model's threshold (the English model's; comments in another
+    /// language are flagged at their language model's own).
     pub threshold: f32,
+    /// Labelled rows with no score for this label: their language has no
+    /// model for it (left out of every figure above).
+    pub unavailable: u64,
     /// Labelled positive rows.
     pub positives: u64,
     /// Labelled negative rows.
@@ -48,21 +52,52 @@ pub struct SetMetrics {
     pub labels: BTreeMap<String, LabelMetrics>,
 }
 
-/// Computes metrics for `rows` (indices into `probs`/`truth`).
+/// Computes metrics for `rows` (indices into `probs`/`truth`), each row
+/// flagged at its own `row_thresholds` (its language model's, or the
+/// caller's override); rows whose probability is NaN (no model for their
+/// language) are counted as unavailable and left out.
 pub fn set_metrics(
     model: &Model,
     probs: &[Vec<f32>],
+    row_thresholds: &[Vec<f32>],
     truth: &[Vec<Option<bool>>],
     rows: &[usize],
 ) -> SetMetrics {
     let mut labels = BTreeMap::new();
     let thresholds = model.thresholds();
     for (l, label) in model.labels.iter().enumerate() {
-        let (scores, ys): (Vec<f32>, Vec<bool>) = rows
+        let labelled: Vec<(usize, bool)> = rows
             .iter()
-            .filter_map(|&r| truth[r][l].map(|y| (probs[r][l], y)))
-            .unzip();
-        let confusion = Confusion::at(&scores, &ys, thresholds[l]);
+            .filter_map(|&r| truth[r][l].map(|y| (r, y)))
+            .collect();
+        let unavailable = labelled
+            .iter()
+            .filter(|(r, _)| probs[*r][l].is_nan())
+            .count() as u64;
+        let scored: Vec<(usize, bool)> = labelled
+            .into_iter()
+            .filter(|(r, _)| !probs[*r][l].is_nan())
+            .collect();
+        let scores: Vec<f32> = scored.iter().map(|(r, _)| probs[*r][l]).collect();
+        let ys: Vec<bool> = scored.iter().map(|(_, y)| *y).collect();
+        let mut confusion = Confusion::default();
+        // The threshold shown: the rows' own when they share one (one
+        // language), else the English model's.
+        let mut shared: Option<Option<f32>> = None;
+        for (&(r, y), &p) in scored.iter().zip(&scores) {
+            let t = row_thresholds
+                .get(r)
+                .and_then(|t| t.get(l))
+                .copied()
+                .unwrap_or(thresholds[l]);
+            shared = match shared {
+                None => Some(Some(t)),
+                Some(Some(s)) if s.to_bits() == t.to_bits() => Some(Some(s)),
+                _ => Some(None),
+            };
+            confusion.add(p >= t, y);
+        }
+        let shown_threshold = shared.flatten().unwrap_or(thresholds[l]);
         labels.insert(
             label.name.clone(),
             LabelMetrics {
@@ -71,7 +106,8 @@ pub fn set_metrics(
                 precision: (confusion.flagged() > 0).then(|| confusion.precision()),
                 recall: (confusion.positives() > 0).then(|| confusion.recall()),
                 f1: (confusion.positives() > 0).then(|| confusion.f1()),
-                threshold: thresholds[l],
+                threshold: shown_threshold,
+                unavailable,
                 positives: confusion.positives(),
                 negatives: confusion.negatives(),
                 confusion,
@@ -99,6 +135,11 @@ pub struct Evaluated {
     pub identity: Vec<Vec<u16>>,
     /// Which reader decided each row.
     pub stages: Vec<Stage>,
+    /// The language each row was scored in (`en`, `de`, ..., or a language
+    /// with no model such as `it`).
+    pub languages: Vec<&'static str>,
+    /// The thresholds each row is flagged at, in model label order.
+    pub thresholds: Vec<Vec<f32>>,
 }
 
 /// How the second stage's gate treated an evaluation set.
@@ -188,7 +229,13 @@ pub fn score_records(
                         .as_mut()
                         .map(|m| m.groups_of(&c.text))
                         .unwrap_or_default();
-                    Some((s.probabilities.clone(), s.stage, groups))
+                    Some((
+                        s.probabilities.clone(),
+                        s.stage,
+                        groups,
+                        s.language.code,
+                        s.thresholds.clone(),
+                    ))
                 })
                 .collect()
         },
@@ -204,10 +251,12 @@ pub fn score_records(
                 out.groups
                     .push(c.fields.get(by).cloned().unwrap_or_default());
             }
-            let (p, stage, g) = p.unwrap_or_default();
+            let (p, stage, g, language, thresholds) = p.unwrap_or_default();
             out.probs.push(p);
             out.identity.push(g);
             out.stages.push(stage);
+            out.languages.push(language);
+            out.thresholds.push(thresholds);
             Ok(())
         },
     )?;
@@ -218,7 +267,7 @@ impl Evaluated {
     /// Computes every metric; `terms` adds the bias report.
     pub fn report(&self, model: &Model, terms: Option<&IdentityTerms>) -> Report {
         let all: Vec<usize> = (0..self.probs.len()).collect();
-        let overall = set_metrics(model, &self.probs, &self.truth, &all);
+        let overall = set_metrics(model, &self.probs, &self.thresholds, &self.truth, &all);
         let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, g) in self.groups.iter().enumerate() {
             members.entry(g.as_str()).or_default().push(i);
@@ -228,7 +277,7 @@ impl Evaluated {
             .map(|(g, rows)| {
                 (
                     g.to_string(),
-                    set_metrics(model, &self.probs, &self.truth, &rows),
+                    set_metrics(model, &self.probs, &self.thresholds, &self.truth, &rows),
                 )
             })
             .collect();
@@ -239,7 +288,7 @@ impl Evaluated {
                 .enumerate()
                 .map(|(l, label)| {
                     let rows: Vec<usize> = (0..self.probs.len())
-                        .filter(|&r| self.truth[r][l].is_some())
+                        .filter(|&r| self.truth[r][l].is_some() && !self.probs[r][l].is_nan())
                         .collect();
                     let scores: Vec<f32> = rows.iter().map(|&r| self.probs[r][l]).collect();
                     let ys: Vec<bool> = rows
@@ -296,6 +345,7 @@ impl Evaluated {
             .enumerate()
             .map(|(l, label)| {
                 let (scores, ys): (Vec<f32>, Vec<bool>) = (0..self.probs.len())
+                    .filter(|&r| !self.probs[r][l].is_nan())
                     .filter_map(|r| self.truth[r][l].map(|y| (self.probs[r][l], y)))
                     .unzip();
                 let grid = sensitivity_grid(thresholds[l]);

@@ -30,6 +30,7 @@ pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod io;
+pub mod language;
 pub mod metrics;
 pub mod model;
 pub mod output;

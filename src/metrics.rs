@@ -160,6 +160,16 @@ impl Confusion {
         c
     }
 
+    /// Counts one row: whether it was flagged, and its label.
+    pub fn add(&mut self, flagged: bool, label: bool) {
+        match (flagged, label) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fp += 1,
+            (false, true) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
     /// `tp / (tp + fp)`; `0.0` when nothing is flagged.
     pub fn precision(&self) -> f64 {
         ratio(self.tp, self.flagged())

@@ -58,16 +58,20 @@ fn config() -> impl Strategy<Value = AnalyzerConfig> {
         any::<bool>(),
         prop_oneof![Just(20_000usize), 0usize..64],
         any::<bool>(),
+        prop::sample::select(moderate::language::Language::ALL.to_vec()),
     )
         .prop_map(
-            |(fold_confusables, stem, negation, deobfuscate, max_bytes, resolve)| AnalyzerConfig {
-                fold_confusables,
-                stem,
-                negation,
-                deobfuscate,
-                max_bytes,
-                known_words: resolve.then(known_words),
-                identity_mask: None,
+            |(fold_confusables, stem, negation, deobfuscate, max_bytes, resolve, language)| {
+                AnalyzerConfig {
+                    fold_confusables,
+                    stem,
+                    negation,
+                    deobfuscate,
+                    max_bytes,
+                    known_words: resolve.then(known_words),
+                    identity_mask: None,
+                    language,
+                }
             },
         )
 }

@@ -23,7 +23,9 @@ pub struct EvalArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Also report metrics per value of this column (e.g. `source`).
+    /// Also report metrics per value of this column (e.g. `source`), or,
+    /// with `language` when the data has no such column, per language the
+    /// comments were scored in (detected, unless --language fixes it).
     #[arg(long, value_name = "COLUMN")]
     pub by: Option<String>,
     /// Report identity-term bias: per label and group, Subgroup, BPSN and
@@ -66,8 +68,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if known_early {
         check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
     }
+    // `--by language` without a `language` column: the language scored in.
+    let by_language = args.by.as_deref() == Some("language")
+        && reader
+            .columns()
+            .is_none_or(|cols| !cols.iter().any(|c| c == "language"));
     if let Some(cols) = reader.columns()
         && let Some(by) = &args.by
+        && !by_language
         && !cols.iter().any(|c| c == by)
     {
         return Err(UsageError(format!(
@@ -94,8 +102,12 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         Ok(c) => Some(Ok(c)),
         Err(e) => bad.skip(e).err().map(Err),
     });
-    let evaluated = score_records(&model, records, threads, args.by.as_deref(), terms.as_ref())
+    let by_column = args.by.as_deref().filter(|_| !by_language);
+    let mut evaluated = score_records(&model, records, threads, by_column, terms.as_ref())
         .map_err(super::rejects::stopped)?;
+    if by_language {
+        evaluated.groups = evaluated.languages.iter().map(|l| l.to_string()).collect();
+    }
     if !known_early {
         check_label_columns(&args.data, &label_names, &reader.label_columns_found())?;
     }
@@ -250,6 +262,16 @@ fn print_table(out: &mut dyn Write, name: &str, m: &SetMetrics) -> std::io::Resu
             l.confusion.tn,
             fmt_opt(l.ece)
         )?;
+    }
+    for (label, l) in &m.labels {
+        if l.unavailable > 0 {
+            writeln!(
+                out,
+                "  {} labelled rows have no `{label}` score: no `{label}` model for their language \
+                 (left out above)",
+                l.unavailable
+            )?;
+        }
     }
     Ok(())
 }

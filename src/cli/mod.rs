@@ -4,6 +4,7 @@
 //! input error (the message names the file and line). A closed stdout pipe
 //! (`moderate score big.csv | head`) ends the run quietly with 0.
 
+mod detect;
 mod eval;
 mod files;
 mod info;
@@ -44,6 +45,9 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Show the model card: labels, training data, thresholds, metrics.
     Info(info::InfoArgs),
+    /// Measure the language detector on comments of known languages:
+    /// accuracy by comment length and the confusion table.
+    Detect(detect::DetectArgs),
     /// Write a self-contained HTML report of the flagged comments.
     Report(report::ReportArgs),
     /// Review flagged comments in the terminal and record decisions.
@@ -110,6 +114,17 @@ pub struct EncoderArgs {
     /// stage: many times faster, for backlogs; its own thresholds apply.
     #[arg(long)]
     pub word_only: bool,
+    /// Score every comment as written in this language (en, de, es, fr,
+    /// pt), with that language's model, instead of detecting each
+    /// comment's language.
+    #[arg(long, value_name = "LANG", value_parser = parse_language)]
+    pub language: Option<crate::language::Language>,
+}
+
+/// Parses a language code of `--language`.
+fn parse_language(s: &str) -> Result<crate::language::Language, String> {
+    crate::language::Language::from_code(s)
+        .ok_or_else(|| format!("`{s}`: moderate has models for en, de, es, fr and pt only"))
 }
 
 /// Loads `path` (or the built-in default model when `None`) without its
@@ -146,6 +161,25 @@ pub fn load_model_for_scoring(path: Option<&Path>, encoder: &EncoderArgs) -> any
     let mut model = load_model(path).context("cannot load model")?;
     crate::encoder::prepare(&mut model, encoder.encoder.as_deref(), encoder.word_only)
         .context("cannot load the second stage (sentence encoder)")?;
+    if let Some(language) = encoder.language {
+        if language != crate::language::Language::En
+            && !model.languages.models.contains_key(&language)
+        {
+            return Err(UsageError(format!(
+                "--language {language}: the model has no {} model (it has: {})",
+                language.name(),
+                model
+                    .languages
+                    .available()
+                    .iter()
+                    .map(|l| l.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+        model.fixed_language = Some(language);
+    }
     Ok(model)
 }
 
@@ -183,6 +217,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Score(a) => score::run(a),
         Command::Info(a) => info::run(a),
+        Command::Detect(a) => detect::run(a),
         Command::Review(a) => review::run(a),
         Command::Report(a) => report::run(a),
         Command::Perturb(a) => perturb::run(a),

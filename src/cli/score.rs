@@ -97,7 +97,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         .into());
     }
     let model = super::load_model_for_scoring(args.model.as_deref(), &args.encoder)?;
-    let thresholds = super::effective_thresholds(&model, &args.thresholds)?;
+    // Checks the overrides; each comment is flagged at its language's.
+    super::effective_thresholds(&model, &args.thresholds)?;
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
     let mut outputs = vec![("--out", out_path.as_path())];
@@ -127,7 +128,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         threads,
         batch,
         || Worker {
-            scorer: model.scorer(),
+            scorer: model.scorer().with_threshold_overrides(&args.thresholds),
             scores: Vec::new(),
             cache_total: &cache_total,
         },
@@ -144,7 +145,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                     let comment = record.as_ref().ok()?;
                     let s = next.next()?.clone();
                     let explanations = explain.then(|| {
-                        let mut e = scorer.explain_scores(&comment.text, &s, &thresholds, top);
+                        let mut e = scorer.explain_scores(&comment.text, &s, &s.thresholds, top);
                         // Spans count in the comment as written (its HTML).
                         if comment.html.is_some() {
                             for c in e.iter_mut().flatten() {
@@ -168,13 +169,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
             let Some((scores, explanations)) = result else {
                 return Ok(());
             };
-            let flags: Vec<usize> = scores
-                .probabilities
-                .iter()
-                .zip(&thresholds)
-                .enumerate()
-                .filter(|(_, (p, t))| p >= t)
-                .map(|(i, _)| i)
+            let flags: Vec<usize> = (0..scores.probabilities.len())
+                .filter(|&l| scores.flagged(l))
                 .collect();
             truncated += u64::from(scores.info.truncated);
             if !flags.is_empty() {
@@ -194,6 +190,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
                     truncated: scores.info.truncated,
                     explanations,
                     stage: scores.stage,
+                    language: scores.language.code,
+                    available: scores.available,
                 })
                 .map_err(|e| crate::Error::io(&out_path, e))?;
             Ok(())

@@ -73,9 +73,12 @@ pub struct ServeArgs {
     /// Start from no aliases (only ABUSIVE, VIOLENT and --alias names).
     #[arg(long)]
     pub no_default_aliases: bool,
-    /// Declared request languages that are scored: a list such as `en,es`,
-    /// or `any`. Others get LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE.
-    #[arg(long, default_value = "en", value_name = "LIST", value_parser = LanguagePolicy::parse)]
+    /// Languages scored: `model` (every language the model has a model
+    /// for), a list such as `en,de` (those of them; comments declared or
+    /// detected in another get LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE), or
+    /// `any` (every declaration admitted; the comment's detected language
+    /// still needs a model).
+    #[arg(long, default_value = "model", value_name = "LIST", value_parser = LanguagePolicy::parse)]
     pub languages: LanguagePolicy,
     /// Override a label's flag threshold, e.g. `violent=0.3` (repeatable).
     #[arg(long = "threshold", value_name = "LABEL=P", value_parser = parse_label_value::<f32>)]
@@ -176,6 +179,7 @@ impl ServeArgs {
         config.model_path = self.model;
         config.encoder_dir = self.encoder.encoder;
         config.word_only = self.encoder.word_only;
+        config.fixed_language = self.encoder.language;
         if let Some(old) = &self.decisions {
             return Err(super::UsageError(format!(
                 "--decisions {} is replaced by --store: decisions now go to a store (default \

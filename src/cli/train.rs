@@ -4,6 +4,7 @@ use super::{InputArgs, UsageError};
 use crate::atomic_file::AtomicFile;
 use crate::features::NgramConfig;
 use crate::io::CommentReader;
+use crate::language::Language;
 use crate::model::ftrl::FtrlSettings;
 use crate::model::logistic::LogisticSettings;
 use crate::train::augment::Augmentation;
@@ -209,6 +210,24 @@ pub struct TrainArgs {
     /// card (`moderate info`). Never used for fitting or tuning.
     #[arg(long, value_name = "FILE")]
     pub eval_data: Option<PathBuf>,
+    /// Labelled comments in another language, `LANG=FILE` (LANG one of de,
+    /// es, fr, pt; repeat for several languages or files): each language
+    /// gets its own word model (its stemmer, its word list, its thresholds),
+    /// for the labels its data has, and a language detector routes every
+    /// comment to the model of its language. Minutes per language.
+    #[arg(long = "language", value_name = "LANG=FILE", value_parser = parse_language_file)]
+    pub languages: Vec<(Language, PathBuf)>,
+    /// Held-out labelled comments of a language, `LANG=FILE`: evaluated with
+    /// that language's model after training and recorded in its card (as
+    /// --eval-data does for English). Never used for fitting.
+    #[arg(long = "language-eval", value_name = "LANG=FILE", value_parser = parse_language_file)]
+    pub language_eval: Vec<(Language, PathBuf)>,
+    /// Take the English model (its word model, second stage and recorded
+    /// figures) from this model file unchanged instead of training it, and
+    /// train only the languages: minutes instead of an hour. --data is still
+    /// read, to show the language detector what English looks like.
+    #[arg(long, value_name = "MODEL", requires = "languages")]
+    pub english_from: Option<PathBuf>,
     /// Seed for fold assignment (and, for the second stage, its held-out
     /// comments, shuffles, head start and dropout).
     #[arg(long, default_value_t = 1)]
@@ -645,6 +664,23 @@ fn clusters_to_reuse(args: &TrainArgs) -> Result<Option<ReusedClusters>> {
         weight,
         line,
     }))
+}
+
+/// Parses `LANG=FILE` for --language and --language-eval.
+fn parse_language_file(s: &str) -> Result<(Language, PathBuf), String> {
+    let (code, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected LANG=FILE such as de=de/train.csv, not `{s}`"))?;
+    let language = Language::from_code(code).ok_or_else(|| {
+        format!("`{code}` is not a language moderate trains (de, es, fr, pt; English is --data)")
+    })?;
+    if language == Language::En {
+        return Err("English is the main model: give its comments with --data".into());
+    }
+    if path.is_empty() {
+        return Err(format!("no file after `{code}=`"));
+    }
+    Ok((language, PathBuf::from(path)))
 }
 
 /// The training settings the arguments describe, for `labels`.
@@ -1209,17 +1245,82 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             },
         }
     };
-    let (mut model, report) = crate::train::train(&comments, &file_names, &config, &progress)
-        .context("training failed")?;
-    if !args.second.no_encoder {
-        fit_second_stage(&args, &config, &comments, &mut model, &report, show)?;
+    let (mut model, report) = match &args.english_from {
+        Some(path) => {
+            let mut model = crate::model::load(path)
+                .with_context(|| format!("--english-from {}", path.display()))?;
+            if !model.languages.models.is_empty() {
+                model.languages = Default::default();
+            }
+            crate::encoder::prepare(&mut model, args.second.encoder.as_deref(), false)
+                .context("cannot attach the English model's encoder")?;
+            (model, None)
+        }
+        None => {
+            let (mut model, report) =
+                crate::train::train(&comments, &file_names, &config, &progress)
+                    .context("training failed")?;
+            if !args.second.no_encoder {
+                fit_second_stage(&args, &config, &comments, &mut model, &report, show)?;
+            }
+            (model, Some(report))
+        }
+    };
+    let mut out = String::new();
+    if !args.languages.is_empty() {
+        let lines = train_languages(&args, &config, &comments, &mut model, &mut bad, &progress)?;
+        out.push_str(&lines);
     }
     if let Some(path) = &args.eval_data {
         record_evaluation(&mut model, path, &args.input, config.threads)?;
     }
     let size = finish_output(model_file, &model)?;
     bad.finish()?;
-    let mut out = String::new();
+    let mut english = String::new();
+    if let Some(report) = &report {
+        english_summary(
+            &mut english,
+            &args,
+            &model,
+            report,
+            &file_names,
+            &comments,
+            overridden,
+            &bad,
+            reused.as_ref().map(|r| r.line.as_str()),
+        )?;
+    } else if let Some(path) = &args.english_from {
+        writeln!(
+            english,
+            "English model taken unchanged from {} (--english-from)",
+            path.display()
+        )?;
+    }
+    let mut out = english + &out;
+    writeln!(
+        out,
+        "wrote {} ({} bytes) in {:.1}s",
+        args.out.display(),
+        size,
+        started.elapsed().as_secs_f64()
+    )?;
+    super::files::print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The English model's part of the training summary.
+#[allow(clippy::too_many_arguments)]
+fn english_summary(
+    out: &mut String,
+    args: &TrainArgs,
+    model: &crate::model::Model,
+    report: &crate::train::TrainReport,
+    file_names: &[String],
+    comments: &[crate::Comment],
+    overridden: u64,
+    bad: &super::rejects::BadRecords,
+    reused_line: Option<&str>,
+) -> Result<()> {
     writeln!(
         out,
         "trained on {} comments from {}{}",
@@ -1243,8 +1344,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         )?,
         None => writeln!(out, "word list: none (obfuscated words are not resolved)")?,
     }
-    if let Some(r) = &reused {
-        writeln!(out, "{}", r.line)?;
+    if let Some(line) = reused_line {
+        writeln!(out, "{line}")?;
     } else if let Some(lexicon) = model.features.ngrams.lexicon.as_deref() {
         writeln!(
             out,
@@ -1393,14 +1494,139 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "features: {} (of {} candidates); vectorise {:.1}s, fit {:.1}s, total {:.1}s",
+        "features: {} (of {} candidates); vectorise {:.1}s, fit {:.1}s",
         report.features,
         model.training.candidate_features,
         report.vectorize_seconds,
         report.fit_seconds,
-        started.elapsed().as_secs_f64()
     )?;
-    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
-    super::files::print(&out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Reads one language's comments (CSV or JSONL), as `--data` is read.
+fn read_language_file(
+    args: &TrainArgs,
+    path: &Path,
+    labels: &[String],
+    bad: &mut super::rejects::BadRecords,
+) -> Result<Vec<crate::Comment>> {
+    let keep = vec!["source".to_string()];
+    let opts = args.input.read_options(labels, &keep);
+    let mut reader = super::files::open_comments(path, &opts)?;
+    let mut comments = Vec::new();
+    for record in reader.by_ref() {
+        match record {
+            Ok(mut c) => {
+                c.id = format!("{}#{}", path.display(), c.id);
+                comments.push(c);
+            }
+            Err(e) => bad.handle(e)?,
+        }
+    }
+    Ok(comments)
+}
+
+/// Trains a word model per `--language`, evaluates those given
+/// `--language-eval`, trains the language detector and puts them all in
+/// `model`. Returns the summary lines.
+fn train_languages(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    english: &[crate::Comment],
+    model: &mut crate::model::Model,
+    bad: &mut super::rejects::BadRecords,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<String> {
+    use crate::train::languages;
+    let labels: Vec<String> = model.labels.iter().map(|l| l.name.clone()).collect();
+    let mut by_language: BTreeMap<Language, (Vec<crate::Comment>, Vec<String>)> = BTreeMap::new();
+    for (language, path) in &args.languages {
+        let comments = read_language_file(args, path, &labels, bad)
+            .with_context(|| format!("--language {language}={}", path.display()))?;
+        let entry = by_language.entry(*language).or_default();
+        entry.0.extend(comments);
+        entry.1.push(path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ));
+    }
+    if let Some((language, _)) = args
+        .language_eval
+        .iter()
+        .find(|(l, _)| !by_language.contains_key(l))
+    {
+        return Err(UsageError(format!(
+            "--language-eval {language}=... has no --language {language}=... to train on"
+        ))
+        .into());
+    }
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:<4} {:<10} {:>9} {:>9} {:>11} {:>10} {:>10} {:>9}",
+        "lang", "label", "positive", "negative", "unlabelled", "threshold", "cv_auc", "eval_auc"
+    )?;
+    let mut nested_models = BTreeMap::new();
+    for (language, (comments, files)) in &by_language {
+        let (mut nested, _) =
+            languages::train_language(*language, comments, files, config, progress)
+                .with_context(|| format!("training the {} model failed", language.name()))?;
+        for (l, path) in args.language_eval.iter().filter(|(l, _)| l == language) {
+            let _ = l;
+            record_evaluation(&mut nested, path, &args.input, config.threads)
+                .with_context(|| format!("--language-eval {language}={}", path.display()))?;
+        }
+        for label in &labels {
+            let Some(l) = nested.labels.iter().find(|x| &x.name == label) else {
+                writeln!(
+                    out,
+                    "{language:<4} {label:<10} no model: its data has too few of one class"
+                )?;
+                continue;
+            };
+            let c = nested
+                .training
+                .label_counts
+                .get(label)
+                .copied()
+                .unwrap_or_default();
+            let cv = l
+                .cross_validation
+                .as_ref()
+                .map_or("-".to_string(), |cv| format!("{:.4}", cv.roc_auc));
+            let eval = nested
+                .evaluation
+                .as_ref()
+                .and_then(|e| e.labels.get(label))
+                .map_or("-".to_string(), |e| fmt_auc(e.roc_auc));
+            writeln!(
+                out,
+                "{language:<4} {label:<10} {:>9} {:>9} {:>11} {:>10.3} {:>10} {:>9}",
+                c[0], c[1], c[2], l.threshold, cv, eval
+            )?;
+        }
+        nested_models.insert(*language, nested);
+    }
+    let mut samples: Vec<(Language, Vec<&str>)> = vec![(
+        Language::En,
+        english.iter().map(|c| c.text.as_str()).collect(),
+    )];
+    for (language, (comments, _)) in &by_language {
+        samples.push((
+            *language,
+            comments.iter().map(|c| c.text.as_str()).collect(),
+        ));
+    }
+    let detector = languages::train_detector(&samples);
+    writeln!(
+        out,
+        "language detector: {} languages, trained on {} comments",
+        detector.languages.len(),
+        detector.trained_on.iter().sum::<u32>()
+    )?;
+    model.languages = crate::model::LanguageModels {
+        detector: Some(detector),
+        models: nested_models,
+    };
+    Ok(out)
 }

@@ -13,7 +13,11 @@
 //!               2 = the second stage ([`SecondStage`], bincode),
 //!               3 = the second stage's trained layers and heads (a float16
 //!                   safetensors file),
-//!               4 = the identity mask (stems, bincode)
+//!               4 = the identity mask (stems, bincode),
+//!               5 = the language detector ([`LanguageDetector`], bincode),
+//!               6 = one language's word model (once per language): a
+//!                   language id byte, then that model as a whole model
+//!                   file of this format
 //! ```
 //!
 //! The sections keep the model's own encoding unchanged whatever it carries.
@@ -30,6 +34,7 @@
 use super::Model;
 use crate::encoder::SecondStage;
 use crate::error::{Error, Result};
+use crate::language::{Language, LanguageDetector};
 use crate::text::KnownWords;
 use bincode::Options;
 use std::path::Path;
@@ -44,6 +49,8 @@ const SECTION_WORDS: u8 = 1;
 const SECTION_STAGE: u8 = 2;
 const SECTION_STAGE_WEIGHTS: u8 = 3;
 const SECTION_IDENTITY_MASK: u8 = 4;
+const SECTION_DETECTOR: u8 = 5;
+const SECTION_LANGUAGE: u8 = 6;
 const HEADER_LEN: usize = 28;
 /// Largest payload accepted (a default model is a few MB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
@@ -112,6 +119,17 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     if let Some(stage) = &model.second_stage {
         section(SECTION_STAGE, &codec().serialize(stage).map_err(fail)?);
         section(SECTION_STAGE_WEIGHTS, &stage.weights);
+    }
+    if let Some(detector) = &model.languages.detector {
+        section(
+            SECTION_DETECTOR,
+            &codec().serialize(detector).map_err(fail)?,
+        );
+    }
+    for (language, nested) in &model.languages.models {
+        let mut bytes = vec![language.id()];
+        bytes.extend_from_slice(&to_bytes(nested)?);
+        section(SECTION_LANGUAGE, &bytes);
     }
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
@@ -197,7 +215,7 @@ pub fn load_bytes(bytes: &[u8], origin: &Path) -> Result<Model> {
 fn read_sections(model: &mut Model, mut rest: &[u8]) -> std::result::Result<(), String> {
     let mut stage: Option<SecondStage> = None;
     let mut stage_weights: Option<Vec<u8>> = None;
-    let mut seen = [false; 5];
+    let mut seen = [false; 6];
     while !rest.is_empty() {
         if rest.len() < 9 {
             return Err(format!("{} stray bytes after the model", rest.len()));
@@ -237,6 +255,32 @@ fn read_sections(model: &mut Model, mut rest: &[u8]) -> std::result::Result<(), 
                         .deserialize::<crate::text::identity::IdentityMask>(body)
                         .map_err(|e| format!("cannot decode the identity mask: {e}"))?,
                 ));
+            }
+            SECTION_DETECTOR => {
+                let mut detector = codec()
+                    .deserialize::<LanguageDetector>(body)
+                    .map_err(|e| format!("cannot decode the language detector: {e}"))?;
+                if !detector.is_consistent() {
+                    return Err("the language detector's tables are inconsistent".into());
+                }
+                detector.rebuild_index();
+                model.languages.detector = Some(detector);
+            }
+            SECTION_LANGUAGE => {
+                let language = body
+                    .first()
+                    .and_then(|&id| Language::from_id(id))
+                    .ok_or_else(|| "a language model of an unknown language".to_string())?;
+                if language == Language::En || model.languages.models.contains_key(&language) {
+                    return Err(format!("a second model for language `{language}`"));
+                }
+                let mut nested = load_bytes(&body[1..], Path::new(language.code()))
+                    .map_err(|e| format!("the `{language}` model: {e}"))?;
+                if nested.second_stage.is_some() || !nested.languages.models.is_empty() {
+                    return Err(format!("the `{language}` model nests more models"));
+                }
+                nested.analyzer.language = language;
+                model.languages.models.insert(language, nested);
             }
             other => {
                 return Err(format!(
@@ -364,6 +408,8 @@ mod tests {
             evaluation: None,
             limitations: Vec::new(),
             second_stage: None,
+            languages: Default::default(),
+            fixed_language: None,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::features::chunk_cache::{CacheStats, DEFAULT_CAPACITY};
 use crate::features::chunked::ChunkedVectorizer;
 use crate::features::semantic::SemanticPrior;
 use crate::features::{ColumnHit, FeatureSpace, SparseRow, Vectorizer};
+use crate::language::{Choice, How, Language};
 use crate::text::{AnalysisInfo, Analyzer, AnalyzerConfig, Tokens};
 use calibration::Platt;
 use logistic::{LinearWeights, LogisticSettings};
@@ -40,11 +41,45 @@ pub struct Model {
     pub evaluation: Option<ModelEvaluation>,
     /// Known limitations, for the model card.
     pub limitations: Vec<String>,
+    /// A language every scorer of this model scores in, without detection
+    /// (set by `--language`; not stored).
+    #[serde(skip)]
+    pub fixed_language: Option<crate::language::Language>,
     /// The second stage (a sentence encoder), when the model has one. Stored
     /// in its own sections of the model file, so not part of this struct's
     /// serde form.
     #[serde(skip)]
     pub second_stage: Option<SecondStage>,
+    /// Word models for languages other than English, with the detector
+    /// that routes comments to them; stored in their own sections of the
+    /// model file.
+    #[serde(skip)]
+    pub languages: LanguageModels,
+}
+
+/// The word models of the languages besides English, and the detector that
+/// tells which one a comment is in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LanguageModels {
+    /// Tells a comment's language; `None`: every comment is scored by the
+    /// main (English) model, as before languages existed.
+    pub detector: Option<crate::language::LanguageDetector>,
+    /// One word model per language (never English: that is the main model).
+    pub models: BTreeMap<crate::language::Language, Model>,
+}
+
+impl LanguageModels {
+    /// The languages with a model, English first.
+    pub fn available(&self) -> Vec<crate::language::Language> {
+        std::iter::once(crate::language::Language::En)
+            .chain(self.models.keys().copied())
+            .collect()
+    }
+
+    /// Whether comments are routed by language.
+    pub fn routes(&self) -> bool {
+        self.detector.is_some() && !self.models.is_empty()
+    }
 }
 
 /// A summary of an evaluation, kept in the model card.
@@ -177,6 +212,30 @@ pub struct Scores {
     pub word_decisions: Vec<f32>,
     /// The encoder heads' decision values, when the encoder read the comment.
     pub encoder_decisions: Vec<f32>,
+    /// The language the comment was scored in, and how it was decided.
+    pub language: Choice,
+    /// Per label: whether a model for the comment's language scored it. An
+    /// unavailable label's probability is NaN and it is never flagged.
+    pub available: Vec<bool>,
+    /// Per label: the threshold the comment is flagged at (the scoring
+    /// language model's own, or the caller's override).
+    pub thresholds: Vec<f32>,
+}
+
+impl Scores {
+    /// Whether label `l` is flagged: scored, and at least its threshold.
+    pub fn flagged(&self, l: usize) -> bool {
+        self.available.get(l).copied().unwrap_or(true)
+            && match (self.probabilities.get(l), self.thresholds.get(l)) {
+                (Some(p), Some(t)) => p >= t,
+                _ => false,
+            }
+    }
+
+    /// Whether label `l` has a score (a model for the comment's language).
+    pub fn is_available(&self, l: usize) -> bool {
+        self.available.get(l).copied().unwrap_or(true)
+    }
 }
 
 /// A term that contributed to a label's score.
@@ -228,6 +287,35 @@ impl Model {
             );
         }
         out
+    }
+
+    /// The language `text` is scored in, given the languages a site
+    /// declares (see [`crate::language::choose`]); English for a model
+    /// without languages.
+    pub fn choose_language(&self, text: &str, declared: &[String]) -> Choice {
+        match &self.languages.detector {
+            Some(detector) if self.languages.routes() => {
+                crate::language::choose(detector, text, declared, &self.languages.available()).0
+            }
+            _ => Choice::english(How::Default),
+        }
+    }
+
+    /// As [`Model::choose_language`], with the detector's reading (`None`
+    /// for a model without languages).
+    pub fn detect_language(
+        &self,
+        text: &str,
+        declared: &[String],
+    ) -> (Choice, Option<crate::language::Detection>) {
+        match &self.languages.detector {
+            Some(detector) if self.languages.routes() => {
+                let (choice, detection) =
+                    crate::language::choose(detector, text, declared, &self.languages.available());
+                (choice, Some(detection))
+            }
+            _ => (Choice::english(How::Default), None),
+        }
     }
 
     /// Whether the second stage is present and ready to run.
@@ -297,8 +385,21 @@ impl Model {
             chunk_capacity: Some(DEFAULT_CAPACITY),
             chunked: None,
             dots: Vec::new(),
+            overrides: vec![None; self.labels.len()],
+            declared: Vec::new(),
+            fixed: self.fixed_language,
+            others: Vec::new(),
         }
     }
+}
+
+/// A language model's scorer, with the parent's label index of each of its
+/// labels' (`None`: the language model lacks that label).
+#[derive(Debug)]
+struct LanguageScorer<'m> {
+    language: Language,
+    scorer: Box<Scorer<'m>>,
+    label_map: Vec<Option<usize>>,
 }
 
 /// Replaces `out`'s word-model probabilities with the combined ones, given
@@ -349,14 +450,152 @@ pub struct Scorer<'m> {
     chunked: Option<Box<ChunkedVectorizer>>,
     /// Each label's dot product with the row scored last.
     dots: Vec<f32>,
+    /// Per label: the caller's threshold, replacing every language's own.
+    overrides: Vec<Option<f32>>,
+    /// Languages the site declares (a hint for detection).
+    declared: Vec<String>,
+    /// A language fixed by the caller: no detection.
+    fixed: Option<Language>,
+    /// Scorers of the language models used so far.
+    others: Vec<LanguageScorer<'m>>,
 }
 
-impl Scorer<'_> {
+impl<'m> Scorer<'m> {
     /// Scores with the word model alone, even if the model has a second
     /// stage (for backlogs: many times faster).
     pub fn word_only(mut self) -> Self {
         self.second = None;
         self
+    }
+
+    /// Flags every label at these thresholds (`LABEL`, probability) instead
+    /// of the scoring language model's own; see [`Model::effective_thresholds`]
+    /// for the checks. Unknown labels are ignored here.
+    pub fn with_threshold_overrides(mut self, overrides: &[(String, f32)]) -> Self {
+        for (label, value) in overrides {
+            if let Some(i) = self.model.label_index(label) {
+                self.overrides[i] = Some(*value);
+            }
+        }
+        self
+    }
+
+    /// Scores every comment in `language`, without detection (`None`:
+    /// detect each comment's language).
+    pub fn with_language(mut self, language: Option<Language>) -> Self {
+        self.fixed = language;
+        self
+    }
+
+    /// As [`Scorer::with_language`], on a scorer in use.
+    pub fn set_fixed_language(&mut self, language: Option<Language>) {
+        self.fixed = language;
+    }
+
+    /// The languages the site declares for the comments scored next (codes
+    /// such as `de` or `pt-BR`): a hint to detection, and the language of
+    /// comments too short to tell (see [`crate::language::choose`]).
+    pub fn set_declared(&mut self, declared: &[String]) {
+        self.declared.clear();
+        self.declared.extend(declared.iter().cloned());
+    }
+
+    /// The language `text` is scored in.
+    pub fn choose_language(&self, text: &str) -> Choice {
+        match self.fixed {
+            Some(language) => Choice::fixed(language),
+            None => self.model.choose_language(text, &self.declared),
+        }
+    }
+
+    /// The index in `others` of the scorer for `language`, made on first
+    /// use; `None` when the model has no such language model.
+    fn language_scorer(&mut self, language: Language) -> Option<usize> {
+        if let Some(i) = self.others.iter().position(|o| o.language == language) {
+            return Some(i);
+        }
+        let model: &'m Model = self.model;
+        let nested = model.languages.models.get(&language)?;
+        let label_map = model
+            .labels
+            .iter()
+            .map(|l| nested.label_index(&l.name))
+            .collect();
+        let mut scorer = nested.scorer().word_only();
+        if self.chunk_capacity.is_none() {
+            scorer = scorer.without_chunk_cache();
+        }
+        self.others.push(LanguageScorer {
+            language,
+            scorer: Box::new(scorer),
+            label_map,
+        });
+        Some(self.others.len() - 1)
+    }
+
+    /// The English model's thresholds with the overrides applied.
+    fn english_thresholds(&self) -> Vec<f32> {
+        self.model
+            .thresholds()
+            .into_iter()
+            .zip(&self.overrides)
+            .map(|(t, o)| o.unwrap_or(t))
+            .collect()
+    }
+
+    /// Scores `text` with the word model of its language into `out`; true
+    /// when that is the English model (so the second stage may read it).
+    fn score_routed(&mut self, text: &str, out: &mut Scores) -> bool {
+        let choice = self.choose_language(text);
+        out.language = choice;
+        let n = self.model.labels.len();
+        out.available.clear();
+        out.thresholds.clear();
+        match choice.language {
+            Some(Language::En) => {
+                self.score_words(text, out);
+                out.available.resize(n, true);
+                out.thresholds = self.english_thresholds();
+                true
+            }
+            other => {
+                out.stage = Stage::Words;
+                out.encoder_decisions.clear();
+                out.word_decisions.clear();
+                out.probabilities.clear();
+                out.info = AnalysisInfo::default();
+                let Some(i) = other.and_then(|l| self.language_scorer(l)) else {
+                    out.probabilities.resize(n, f32::NAN);
+                    out.word_decisions.resize(n, f32::NAN);
+                    out.available.resize(n, false);
+                    out.thresholds.resize(n, f32::NAN);
+                    return false;
+                };
+                let mut inner = Scores::default();
+                let other = &mut self.others[i];
+                other.scorer.score_words(text, &mut inner);
+                out.info = inner.info;
+                let nested = other.scorer.model;
+                for (l, mapped) in other.label_map.iter().enumerate() {
+                    match mapped {
+                        Some(j) => {
+                            out.probabilities.push(inner.probabilities[*j]);
+                            out.word_decisions.push(inner.word_decisions[*j]);
+                            out.available.push(true);
+                            out.thresholds
+                                .push(self.overrides[l].unwrap_or(nested.labels[*j].threshold));
+                        }
+                        None => {
+                            out.probabilities.push(f32::NAN);
+                            out.word_decisions.push(f32::NAN);
+                            out.available.push(false);
+                            out.thresholds.push(f32::NAN);
+                        }
+                    }
+                }
+                false
+            }
+        }
     }
 
     /// Whether this scorer runs the second stage.
@@ -369,14 +608,15 @@ impl Scorer<'_> {
     /// gate lets through, in batches of similar length.
     pub fn score_batch(&mut self, texts: &[&str], out: &mut Vec<Scores>) {
         out.resize_with(texts.len(), Scores::default);
+        let mut english = Vec::with_capacity(texts.len());
         for (text, scores) in texts.iter().zip(out.iter_mut()) {
-            self.score_words(text, scores);
+            english.push(self.score_routed(text, scores));
         }
         let Some((stage, encoder)) = self.second.clone() else {
             return;
         };
         let passing: Vec<usize> = (0..texts.len())
-            .filter(|&i| stage.gate.passes(&out[i].probabilities))
+            .filter(|&i| english[i] && stage.gate.passes(&out[i].probabilities))
             .collect();
         if passing.is_empty() {
             return;
@@ -419,7 +659,9 @@ impl Scorer<'_> {
     /// model, then the encoder if the scorer has one and the gate lets the
     /// comment through.
     pub fn score_into(&mut self, text: &str, out: &mut Scores) {
-        self.score_words(text, out);
+        if !self.score_routed(text, out) {
+            return;
+        }
         let Some((stage, encoder)) = self.second.clone() else {
             return;
         };
@@ -535,6 +777,22 @@ impl Scorer<'_> {
         top: usize,
     ) -> Vec<Vec<Contribution>> {
         let n = self.model.labels.len();
+        match scores.language.language {
+            Some(Language::En) => {}
+            Some(language) => {
+                // A language model's words (it has no second stage).
+                let Some(i) = self.language_scorer(language) else {
+                    return vec![Vec::new(); n];
+                };
+                let other = &mut self.others[i];
+                return other
+                    .label_map
+                    .iter()
+                    .map(|m| m.map_or_else(Vec::new, |j| other.scorer.explain_words(text, j, top)))
+                    .collect();
+            }
+            None => return vec![Vec::new(); n],
+        }
         let mut out: Vec<Vec<Contribution>> =
             (0..n).map(|l| self.explain_words(text, l, top)).collect();
         let flagged: Vec<usize> = (0..n)

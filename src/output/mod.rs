@@ -39,6 +39,19 @@ pub struct ScoredRecord {
     pub explanations: Option<Vec<Vec<Contribution>>>,
     /// Which reader decided (written when the model runs a second stage).
     pub stage: Stage,
+    /// The language the comment was scored in (written when the model has
+    /// models for several languages).
+    pub language: &'static str,
+    /// Per label, whether it was scored (a label with no model for the
+    /// comment's language is unavailable: no score, never flagged).
+    pub available: Vec<bool>,
+}
+
+impl ScoredRecord {
+    /// Whether label `l` has a score.
+    fn has_score(&self, l: usize) -> bool {
+        self.available.get(l).copied().unwrap_or(true)
+    }
 }
 
 #[derive(Serialize)]
@@ -52,10 +65,14 @@ struct JsonTerm<'a> {
 #[derive(Serialize)]
 struct JsonRecord<'a> {
     id: &'a str,
-    scores: BTreeMap<&'a str, f32>,
+    scores: BTreeMap<&'a str, Option<f32>>,
     flags: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stage: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unavailable: Vec<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +114,7 @@ pub struct RecordWriter<'m, W: Write> {
     wrote_header: bool,
     exact: bool,
     two_stage: bool,
+    multilingual: bool,
 }
 
 impl<'m, W: Write> RecordWriter<'m, W> {
@@ -109,6 +127,7 @@ impl<'m, W: Write> RecordWriter<'m, W> {
             wrote_header: false,
             exact: false,
             two_stage: model.has_encoder(),
+            multilingual: model.languages.routes(),
         }
     }
 
@@ -135,10 +154,16 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                         .labels
                         .iter()
                         .zip(&r.scores)
-                        .map(|(&l, &s)| (l, self.shown(s)))
+                        .enumerate()
+                        .map(|(i, (&l, &s))| (l, r.has_score(i).then(|| self.shown(s))))
                         .collect(),
                     flags: r.flags.iter().map(|&i| self.labels[i]).collect(),
                     stage: self.two_stage.then(|| r.stage.name()),
+                    language: self.multilingual.then_some(r.language),
+                    unavailable: (0..self.labels.len())
+                        .filter(|&i| !r.has_score(i))
+                        .map(|i| self.labels[i])
+                        .collect(),
                     truncated: r.truncated,
                     explain: r.explanations.as_ref().map(|ex| {
                         self.labels
@@ -168,15 +193,19 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                 if !self.wrote_header {
                     self.wrote_header = true;
                     let stage = if self.two_stage { ",stage" } else { "" };
+                    let language = if self.multilingual { ",language" } else { "" };
                     writeln!(
                         self.out,
-                        "id,{},flags,truncated{stage}",
+                        "id,{},flags,truncated{stage}{language}",
                         self.labels.join(",")
                     )?;
                 }
                 write_csv_field(&mut self.out, &r.id)?;
-                for &s in &r.scores {
-                    if self.exact {
+                for (i, &s) in r.scores.iter().enumerate() {
+                    if !r.has_score(i) {
+                        // No model for the comment's language: no score.
+                        self.out.write_all(b",")?;
+                    } else if self.exact {
                         write!(self.out, ",{s}")?;
                     } else {
                         self.out.write_all(b",")?;
@@ -187,6 +216,9 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                 write!(self.out, ",{},{}", flags.join(";"), r.truncated)?;
                 if self.two_stage {
                     write!(self.out, ",{}", r.stage.name())?;
+                }
+                if self.multilingual {
+                    write!(self.out, ",{}", r.language)?;
                 }
                 writeln!(self.out)
             }
@@ -200,16 +232,26 @@ impl<'m, W: Write> RecordWriter<'m, W> {
                     if self.two_stage {
                         write!(self.out, "  {:<7}", "stage")?;
                     }
+                    if self.multilingual {
+                        write!(self.out, "  {:<4}", "lang")?;
+                    }
                     writeln!(self.out, "  {:<16} text", "flags")?;
                 }
                 // Comments reach a terminal here: control characters could
                 // recolour it or set its title, so they are neutralised.
                 write!(self.out, "{:<10}", truncate_chars(&one_line(&r.id), 10))?;
-                for s in &r.scores {
-                    write!(self.out, " {:>8.3}", s)?;
+                for (i, s) in r.scores.iter().enumerate() {
+                    if r.has_score(i) {
+                        write!(self.out, " {:>8.3}", s)?;
+                    } else {
+                        write!(self.out, " {:>8}", "-")?;
+                    }
                 }
                 if self.two_stage {
                     write!(self.out, "  {:<7}", r.stage.name())?;
+                }
+                if self.multilingual {
+                    write!(self.out, "  {:<4}", r.language)?;
                 }
                 let flags: Vec<&str> = r.flags.iter().map(|&i| self.labels[i]).collect();
                 let text = one_line(&decode_entities(&r.text));

@@ -15,7 +15,7 @@
 //!   it, with UTF-16 spans; without it the response is Perspective's shape.
 
 use super::config::Limits;
-use super::language::{self, LanguagePolicy};
+use super::language::LanguagePolicy;
 use super::reload::Served;
 use super::spans::{self, Utf16Cursor};
 use super::wire::{
@@ -80,7 +80,8 @@ pub fn analyze(
     }
     let requested = requested_attributes(&req, served)?;
     let declared = req.languages.clone().unwrap_or_default();
-    if let Err(langs) = languages.admits(&declared) {
+    let available = served.model.languages.available();
+    if let Err(langs) = languages.admits(&declared, &available) {
         return Err(RpcError::invalid(
             ErrorKind::LanguageNotSupportedByAttribute,
             format!(
@@ -101,8 +102,17 @@ pub fn analyze(
     };
 
     let mut scores = Scores::default();
+    scorer.set_declared(&declared);
     scorer.score_into(text, &mut scores);
+    scorer.set_declared(&[]);
     let whole = scores.clone();
+    unsupported(
+        &requested,
+        &whole,
+        languages,
+        &available,
+        &served.label_names(),
+    )?;
     let summary = scores.probabilities.clone();
     let truncated = scores.info.truncated;
 
@@ -115,7 +125,11 @@ pub fn analyze(
             let probabilities = if start == 0 && end == text.len() {
                 summary.clone()
             } else {
+                // A sentence is scored in the comment's language: alone it
+                // may be too short to tell.
+                scorer.set_fixed_language(whole.language.language);
                 scorer.score_into(&text[start..end], &mut scores);
+                scorer.set_fixed_language(None);
                 scores.probabilities.clone()
             };
             let (a, b) = to_original(start, end);
@@ -150,12 +164,12 @@ pub fn analyze(
         );
     }
 
-    let flags = served.flags(&summary);
+    let flags = served.flags(&whole);
     let moderate = req.moderate.as_ref().map(|ext| {
         let top = ext.top.unwrap_or(5).min(MAX_TOP);
         let mut explained = ext
             .explain
-            .then(|| scorer.explain_scores(text, &whole, &served.thresholds, top));
+            .then(|| scorer.explain_scores(text, &whole, &whole.thresholds, top));
         let attributes = requested
             .iter()
             .map(|r| {
@@ -185,7 +199,7 @@ pub fn analyze(
                     r.name.clone(),
                     ExtensionAttribute {
                         label: served.model.labels[r.label].name.clone(),
-                        threshold: served.thresholds[r.label],
+                        threshold: whole.thresholds[r.label],
                         flagged: flags[r.label],
                         terms,
                     },
@@ -204,7 +218,7 @@ pub fn analyze(
         response: AnalyzeResponse {
             attribute_scores: (!attribute_scores.is_empty()).then_some(attribute_scores),
             languages: declared,
-            detected_languages: vec![language::detect(text).to_string()],
+            detected_languages: vec![whole.language.code.to_string()],
             client_token: req.client_token.clone(),
             moderate,
         },
@@ -214,6 +228,56 @@ pub fn analyze(
         client_token: req.client_token.clone(),
         flags,
     })
+}
+
+/// Refuses a request whose comment is in a language the served model (or
+/// the server's `--languages`) does not score for a requested attribute,
+/// as Perspective refused attributes a language did not support: the
+/// attribute is not scored with another language's model.
+fn unsupported(
+    requested: &[Requested],
+    scores: &Scores,
+    languages: &LanguagePolicy,
+    available: &[crate::language::Language],
+    label_names: &[&str],
+) -> Result<(), RpcError> {
+    let used = scores.language;
+    let served_here = languages.allows(used.code);
+    let how = match used.how {
+        crate::language::How::Detected => "detected",
+        crate::language::How::Declared => "declared",
+        crate::language::How::Default => "assumed",
+        crate::language::How::Fixed => "fixed",
+    };
+    let codes: Vec<&str> = available
+        .iter()
+        .map(|l| l.code())
+        .filter(|c| languages.allows(c))
+        .collect();
+    if !served_here || scores.available.iter().all(|a| !a) {
+        return Err(RpcError::invalid(
+            ErrorKind::LanguageNotSupportedByAttribute,
+            format!(
+                "Attribute {} does not support request languages: {} (the comment's language,                  {how}); this server has no model for it and scores comments in: {}",
+                requested[0].name,
+                used.code,
+                codes.join(", ")
+            ),
+        ));
+    }
+    if let Some(r) = requested.iter().find(|r| !scores.is_available(r.label)) {
+        return Err(RpcError::invalid(
+            ErrorKind::LanguageNotSupportedByAttribute,
+            format!(
+                "Attribute {} does not support request languages: {} (the comment's language,                  {how}): the {} model has no `{}` label",
+                r.name,
+                used.code,
+                used.language.map_or(used.code, |l| l.name()),
+                label_names.get(r.label).copied().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `requestedAttributes` and resolves each name to a label.
@@ -284,7 +348,7 @@ mod tests {
 
     fn run(body: serde_json::Value) -> Result<serde_json::Value, RpcError> {
         let s = served();
-        let mut scorer = s.model.scorer();
+        let mut scorer = s.scorer();
         analyze(
             body.to_string().as_bytes(),
             &s,

@@ -110,6 +110,9 @@ pub struct ServeConfig {
     pub encoder_dir: Option<PathBuf>,
     /// Score with the word model alone even if the model has a second stage.
     pub word_only: bool,
+    /// Score every comment in this language, without detection
+    /// (`--language`); `None`: detect.
+    pub fixed_language: Option<crate::language::Language>,
     /// The store: where `comments:suggestscore` decisions (and what the
     /// server flagged) are kept.
     pub store: Location,
@@ -200,6 +203,7 @@ impl ServeConfig {
             model_path: None,
             encoder_dir: None,
             word_only: false,
+            fixed_language: None,
             store: Location::Sqlite(PathBuf::from(crate::store::DEFAULT_STORE)),
             feedback_reading: FeedbackReading::Verdict,
             served_flags_days: 30,

@@ -206,7 +206,7 @@ pub fn decide(
     scorer.score_into(&text, &mut scores);
     let judged = |l: usize| only.is_none_or(|o| o == l);
     let flags: Vec<bool> = served
-        .flags(&scores.probabilities)
+        .flags(&scores)
         .into_iter()
         .enumerate()
         .map(|(l, f)| f && judged(l))
@@ -222,8 +222,15 @@ pub fn decide(
             digest: None,
         });
     }
-    let terms = scorer.explain_scores(&text, &scores, &served.thresholds, EXPLAINED_WORDS);
-    let explanation = explain(served, &scores.probabilities, &flagged, &rejecting, &terms);
+    let terms = scorer.explain_scores(&text, &scores, &scores.thresholds, EXPLAINED_WORDS);
+    let explanation = explain(
+        served,
+        &scores.probabilities,
+        &scores.thresholds,
+        &flagged,
+        &rejecting,
+        &terms,
+    );
     let labels = served.label_names();
     let mut answer = serde_json::json!({
         "status": if rejecting.is_empty() { "SYSTEM_WITHHELD" } else { "REJECTED" },
@@ -233,11 +240,16 @@ pub fn decide(
             "model": served.version,
             "labels": flagged.iter().map(|&l| labels[l]).collect::<Vec<_>>(),
             "rejected_for": rejecting.iter().map(|&l| labels[l]).collect::<Vec<_>>(),
+            "language": scores.language.code,
             "scores": labels.iter().zip(&scores.probabilities)
-                .map(|(l, p)| (l.to_string(), number(*p)))
+                .enumerate()
+                .filter(|(l, _)| scores.is_available(*l))
+                .map(|(_, (l, p))| (l.to_string(), number(*p)))
                 .collect::<serde_json::Map<_, _>>(),
-            "thresholds": labels.iter().zip(&served.thresholds)
-                .map(|(l, t)| (l.to_string(), number(*t)))
+            "thresholds": labels.iter().zip(&scores.thresholds)
+                .enumerate()
+                .filter(|(l, _)| scores.is_available(*l))
+                .map(|(_, (l, t))| (l.to_string(), number(*t)))
                 .collect::<serde_json::Map<_, _>>(),
             "explanation": explanation,
         },
@@ -299,6 +311,7 @@ fn rarest_first(served: &Served, pick: impl Fn(usize) -> bool) -> Vec<usize> {
 fn explain(
     served: &Served,
     probabilities: &[f32],
+    thresholds: &[f32],
     flagged: &[usize],
     rejecting: &[usize],
     terms: &[Vec<crate::model::Contribution>],
@@ -311,7 +324,7 @@ fn explain(
             let label = &served.model.labels[l];
             let at = match served.reject_thresholds[l] {
                 Some(t) if rejecting.contains(&l) => format!("rejects at {t:.2}"),
-                _ => format!("flags at {:.2}", served.thresholds[l]),
+                _ => format!("flags at {:.2}", thresholds[l]),
             };
             let mut words: Vec<&str> = Vec::new();
             for c in terms.get(l).into_iter().flatten() {
@@ -421,7 +434,7 @@ mod tests {
             config,
         )
         .unwrap();
-        let mut scorer = s.model.scorer();
+        let mut scorer = s.scorer();
         let body = serde_json::json!({"action": "NEW", "comment": {"body": html_body, "parentID": null},
             "author": {"id": "u", "role": "COMMENTER"}, "story": {"id": "s", "url": "https://x"},
             "site": {"id": "x"}, "tenantID": "t", "tenantDomain": "example.com"});

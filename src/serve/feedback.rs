@@ -18,7 +18,6 @@
 //! the latest one stored for its id (a retried request) is stored once.
 
 use super::config::Limits;
-use super::language;
 use super::reload::Served;
 use super::verdict::{self, FeedbackReading, Outcome, Reading};
 use super::wire::{ErrorKind, RpcError, SuggestRequest, SuggestResponse};
@@ -147,7 +146,13 @@ pub fn decision_from(
     };
     let response = SuggestResponse {
         client_token: req.client_token.clone(),
-        detected_languages: vec![language::detect(&text).to_string()],
+        detected_languages: vec![
+            served
+                .model
+                .choose_language(&text, req.languages.as_deref().unwrap_or_default())
+                .code
+                .to_string(),
+        ],
         requested_languages: req.languages.unwrap_or_default(),
     };
     let decision = PartialDecision {

@@ -1,37 +1,49 @@
-//! Request languages: which ones are scored, and what the text looks like.
+//! Request languages: which ones the server scores.
 //!
-//! The model was trained on English. A request that declares its languages
-//! (Coral sends the site's locale: `en`, `es`, `fr`, `de` or `pt`) is scored
-//! when at least one of them is in the accepted list (default `en`), as
-//! Perspective checks "all of them that are supported"; otherwise it is
-//! refused with `LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`, as Perspective refused
-//! languages an attribute did not support. A request without languages is
-//! scored as English whatever the detector says, because a wrong guess on a
-//! short comment must not turn into an error (which Coral and Discourse treat
-//! as "let it through"). `detectedLanguages` reports the detector's guess, or
-//! `en` when the text is too short or mixed to tell.
+//! Each comment is scored by the model of its language, chosen by the rule
+//! of [`crate::language::choose`] (detected from its words, with the
+//! request's declared `languages` as a head start, and as the answer for a
+//! comment too short to tell). This module decides which requests are
+//! admitted at all:
+//!
+//! - by default (`model`), a request that declares languages is scored when
+//!   one of them has a model; otherwise it is refused with
+//!   `LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`, as Perspective refused
+//!   languages an attribute did not support;
+//! - `--languages en,de` narrows that to a list (for example to leave out a
+//!   model whose training data's licence does not fit the site): a comment
+//!   detected in a language outside it is refused too;
+//! - `--languages any` admits every declaration (the comment's detected
+//!   language still decides, and a language with no model is refused).
+//!
+//! A request without languages is always admitted; its comment's language
+//! is detected. A comment in a language with no model is never scored with
+//! another language's model.
+
+use crate::language::{Language, primary_subtag};
 
 /// Which declared languages are scored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum LanguagePolicy {
-    /// Score a request when one of its declared languages is in this list
-    /// (primary subtags, lower case).
+    /// Every language the model has a model for.
+    #[default]
+    Model,
+    /// These languages (primary subtags, lower case), where the model has
+    /// them.
     Accept(Vec<String>),
-    /// Score every request, whatever languages it declares.
+    /// Every declaration is admitted.
     Any,
 }
 
-impl Default for LanguagePolicy {
-    fn default() -> Self {
-        LanguagePolicy::Accept(vec!["en".to_string()])
-    }
-}
-
 impl LanguagePolicy {
-    /// Parses `--languages`: `any`, or a comma-separated list such as `en,es`.
+    /// Parses `--languages`: `model`, `any`, or a comma-separated list such
+    /// as `en,de`.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.trim().eq_ignore_ascii_case("any") {
             return Ok(LanguagePolicy::Any);
+        }
+        if s.trim().eq_ignore_ascii_case("model") {
+            return Ok(LanguagePolicy::Model);
         }
         let list: Vec<String> = s
             .split(',')
@@ -39,7 +51,9 @@ impl LanguagePolicy {
             .filter(|l| !l.is_empty())
             .collect();
         if list.is_empty() {
-            return Err("expected `any` or a list of language codes such as `en,es`".into());
+            return Err(
+                "expected `model`, `any` or a list of language codes such as `en,de`".into(),
+            );
         }
         if let Some(bad) = list
             .iter()
@@ -50,128 +64,38 @@ impl LanguagePolicy {
         Ok(LanguagePolicy::Accept(list))
     }
 
-    /// `Ok(())` when a request declaring `declared` is scored; otherwise the
-    /// declared languages, for the error message. An empty declaration is
-    /// always scored (as English).
-    pub fn admits(&self, declared: &[String]) -> Result<(), String> {
+    /// `Ok(())` when a request declaring `declared` is scored, given the
+    /// languages the model has; otherwise the declared languages, for the
+    /// error message. An empty declaration is always scored.
+    pub fn admits(&self, declared: &[String], available: &[Language]) -> Result<(), String> {
+        if declared.is_empty() || *self == LanguagePolicy::Any {
+            return Ok(());
+        }
+        let scored = |code: &str| {
+            Language::from_code(code).is_some_and(|l| available.contains(&l)) && self.allows(code)
+        };
+        if declared.iter().any(|d| scored(d)) {
+            Ok(())
+        } else {
+            Err(declared.join(", "))
+        }
+    }
+
+    /// Whether comments in language `code` may be scored.
+    pub fn allows(&self, code: &str) -> bool {
         match self {
-            _ if declared.is_empty() => Ok(()),
-            LanguagePolicy::Any => Ok(()),
-            LanguagePolicy::Accept(list) => {
-                if declared.iter().any(|d| list.contains(&primary_subtag(d))) {
-                    Ok(())
-                } else {
-                    Err(declared.join(", "))
-                }
-            }
+            LanguagePolicy::Model | LanguagePolicy::Any => true,
+            LanguagePolicy::Accept(list) => list.contains(&primary_subtag(code)),
         }
     }
 
     /// How the policy reads in messages and on `/v1/model`.
     pub fn describe(&self) -> String {
         match self {
+            LanguagePolicy::Model => "model".to_string(),
             LanguagePolicy::Any => "any".to_string(),
             LanguagePolicy::Accept(l) => l.join(","),
         }
-    }
-}
-
-/// The primary language subtag of an ISO or BCP-47 code, lower case:
-/// `en-US` and `EN_us` give `en`.
-pub fn primary_subtag(code: &str) -> String {
-    code.trim()
-        .split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-/// The language of `text` as a BCP-47 primary subtag: the detector's guess
-/// when it is reliable, else `en` (the model's language).
-pub fn detect(text: &str) -> &'static str {
-    // The detector's cost grows with the text; the start tells enough.
-    let sample = crate::text::truncate_at_char(text, 2_000).0;
-    match whatlang::detect(sample) {
-        Some(info) if info.is_reliable() => iso_639_1(info.lang()),
-        _ => "en",
-    }
-}
-
-/// Two-letter codes for the detector's languages (three letters where
-/// ISO 639-1 has none, as BCP-47 allows).
-fn iso_639_1(lang: whatlang::Lang) -> &'static str {
-    use whatlang::Lang::*;
-    match lang {
-        Epo => "eo",
-        Eng => "en",
-        Rus => "ru",
-        Cmn => "zh",
-        Spa => "es",
-        Por => "pt",
-        Ita => "it",
-        Ben => "bn",
-        Fra => "fr",
-        Deu => "de",
-        Ukr => "uk",
-        Kat => "ka",
-        Ara => "ar",
-        Hin => "hi",
-        Jpn => "ja",
-        Heb => "he",
-        Yid => "yi",
-        Pol => "pl",
-        Amh => "am",
-        Jav => "jv",
-        Kor => "ko",
-        Nob => "nb",
-        Dan => "da",
-        Swe => "sv",
-        Fin => "fi",
-        Tur => "tr",
-        Nld => "nl",
-        Hun => "hu",
-        Ces => "cs",
-        Ell => "el",
-        Bul => "bg",
-        Bel => "be",
-        Mar => "mr",
-        Kan => "kn",
-        Ron => "ro",
-        Slv => "sl",
-        Hrv => "hr",
-        Srp => "sr",
-        Mkd => "mk",
-        Lit => "lt",
-        Lav => "lv",
-        Est => "et",
-        Tam => "ta",
-        Vie => "vi",
-        Urd => "ur",
-        Tha => "th",
-        Guj => "gu",
-        Uzb => "uz",
-        Pan => "pa",
-        Aze => "az",
-        Ind => "id",
-        Tel => "te",
-        Pes => "fa",
-        Mal => "ml",
-        Ori => "or",
-        Mya => "my",
-        Nep => "ne",
-        Sin => "si",
-        Khm => "km",
-        Tuk => "tk",
-        Aka => "ak",
-        Zul => "zu",
-        Sna => "sn",
-        Afr => "af",
-        Lat => "la",
-        Slk => "sk",
-        Cat => "ca",
-        Tgl => "tl",
-        Hye => "hy",
-        Cym => "cy",
     }
 }
 
@@ -181,41 +105,28 @@ mod tests {
 
     #[test]
     fn policy_parses_and_admits() {
+        let en_only = [Language::En];
+        let five = Language::ALL;
         let p = LanguagePolicy::default();
-        assert_eq!(p.admits(&[]), Ok(()));
-        assert_eq!(p.admits(&["en".into()]), Ok(()));
-        assert_eq!(p.admits(&["en-US".into()]), Ok(()));
-        assert_eq!(p.admits(&["es".into(), "EN".into()]), Ok(()));
-        assert_eq!(p.admits(&["es".into()]), Err("es".to_string()));
-        assert_eq!(
-            p.admits(&["pt-BR".into(), "fr".into()]),
-            Err("pt-BR, fr".to_string())
-        );
-        let p = LanguagePolicy::parse("en, ES-mx").unwrap();
-        assert_eq!(p, LanguagePolicy::Accept(vec!["en".into(), "es".into()]));
-        assert_eq!(p.admits(&["es".into()]), Ok(()));
-        assert_eq!(p.describe(), "en,es");
+        assert_eq!(p.admits(&[], &en_only), Ok(()));
+        assert_eq!(p.admits(&["en-US".into()], &en_only), Ok(()));
+        assert_eq!(p.admits(&["es".into(), "EN".into()], &en_only), Ok(()));
+        assert_eq!(p.admits(&["es".into()], &en_only), Err("es".to_string()));
+        assert_eq!(p.admits(&["es".into()], &five), Ok(()));
+        assert_eq!(p.admits(&["it".into()], &five), Err("it".to_string()));
+        let p = LanguagePolicy::parse("en, DE-at").unwrap();
+        assert_eq!(p, LanguagePolicy::Accept(vec!["en".into(), "de".into()]));
+        assert_eq!(p.admits(&["de".into()], &five), Ok(()));
+        assert_eq!(p.admits(&["es".into()], &five), Err("es".to_string()));
+        assert!(p.allows("de") && !p.allows("es"));
+        assert_eq!(p.describe(), "en,de");
         let any = LanguagePolicy::parse("ANY").unwrap();
-        assert_eq!(any.admits(&["xx".into()]), Ok(()));
+        assert_eq!(any.admits(&["xx".into()], &en_only), Ok(()));
+        assert_eq!(
+            LanguagePolicy::parse("model").unwrap(),
+            LanguagePolicy::Model
+        );
         assert!(LanguagePolicy::parse(" , ").is_err());
         assert!(LanguagePolicy::parse("en,e1").is_err());
-    }
-
-    #[test]
-    fn detection_guesses_or_falls_back_to_english() {
-        assert_eq!(
-            detect("The shelling of the old town has killed dozens of civilians this week."),
-            "en"
-        );
-        assert_eq!(
-            detect(
-                "El bombardeo del casco antiguo ha matado a decenas de civiles esta semana, \
-                 según los periodistas que siguen en la ciudad."
-            ),
-            "es"
-        );
-        assert_eq!(detect("ok"), "en");
-        assert_eq!(detect(""), "en");
-        assert_eq!(primary_subtag(" pt_BR "), "pt");
     }
 }

@@ -206,9 +206,9 @@ pub fn score_batch(
             ));
         }
         scorer.score_into(&comment.text, &mut scores);
-        let flags = served.flags(&scores.probabilities);
+        let flags = served.flags(&scores);
         let explanations = options.explain.then(|| {
-            scorer.explain_scores(&comment.text, &scores, &served.thresholds, options.top)
+            scorer.explain_scores(&comment.text, &scores, &scores.thresholds, options.top)
         });
         writer
             .write(&ScoredRecord {
@@ -219,6 +219,8 @@ pub fn score_batch(
                 truncated: scores.info.truncated,
                 explanations,
                 stage: scores.stage,
+                language: scores.language.code,
+                available: scores.available.clone(),
             })
             .map_err(|e| RpcError::internal(e.to_string()))?;
         flags_all.push(flags);
@@ -369,7 +371,7 @@ mod tests {
 
     fn batch(body: &str, input: BatchInput, query: Option<&str>) -> Result<Batch, RpcError> {
         let s = served();
-        let mut scorer = s.model.scorer();
+        let mut scorer = s.scorer();
         score_batch(
             bytes::Bytes::copy_from_slice(body.as_bytes()),
             input,
@@ -439,7 +441,7 @@ mod tests {
     #[test]
     fn records_match_the_cli_output_shape() {
         let s = served();
-        let mut scorer = s.model.scorer();
+        let mut scorer = s.scorer();
         let scores = scorer.score("Wipe them out, every last one of those animals.");
         let b = batch(
             r#"{"id": "4", "text": "Wipe them out, every last one of those animals."}"#,
@@ -480,7 +482,7 @@ mod tests {
         assert!(batch("5", BatchInput::Json, None).is_err());
         assert!(batch("x", BatchInput::Json, Some("top=lots")).is_err());
         let s = served();
-        let mut scorer = s.model.scorer();
+        let mut scorer = s.scorer();
         let limits = Limits {
             max_batch_records: 2,
             ..Limits::default()

@@ -128,7 +128,7 @@ fn worker(rx: &crossbeam_channel::Receiver<Job>) {
             return;
         };
         let served = Arc::clone(&first.served);
-        let mut scorer = served.model.scorer();
+        let mut scorer = served.scorer();
         let mut next = Some(first);
         loop {
             let Some(job) = next.take().or_else(|| rx.recv().ok()) else {
@@ -140,7 +140,7 @@ fn worker(rx: &crossbeam_channel::Receiver<Job>) {
             }
             let work = job.work;
             if catch_unwind(AssertUnwindSafe(|| work(&served, &mut scorer))).is_err() {
-                scorer = served.model.scorer();
+                scorer = served.scorer();
             }
         }
     }

@@ -36,6 +36,8 @@ pub struct Served {
     pub reject_thresholds: Vec<Option<f32>>,
     /// The attribute names served.
     pub attributes: Attributes,
+    /// The `LABEL=P` flag-threshold overrides, applied to every language.
+    pub flag_overrides: Vec<(String, f32)>,
 }
 
 impl Served {
@@ -56,7 +58,27 @@ impl Served {
     /// Derives the serving state of `model`, whose file bytes are `bytes`.
     /// Fails when the configured thresholds or aliases name labels the model
     /// does not have.
-    pub fn build(model: Model, bytes: &[u8], source: String, config: &ServeConfig) -> Result<Self> {
+    pub fn build(
+        mut model: Model,
+        bytes: &[u8],
+        source: String,
+        config: &ServeConfig,
+    ) -> Result<Self> {
+        // Languages the server does not serve (`--languages`) lose their
+        // models: their comments are detected, and answered as unsupported.
+        model
+            .languages
+            .models
+            .retain(|l, _| config.languages.allows(l.code()));
+        if let Some(language) = config.fixed_language {
+            if !model.languages.available().contains(&language) {
+                return Err(Error::Config(format!(
+                    "--language {language}: the model has no {} model that --languages admits",
+                    language.name()
+                )));
+            }
+            model.fixed_language = Some(language);
+        }
         let thresholds = model.effective_thresholds(&config.thresholds.flag)?;
         let mut reject_thresholds = vec![None; model.labels.len()];
         for (label, p) in &config.thresholds.coral_reject {
@@ -78,6 +100,7 @@ impl Served {
             thresholds,
             reject_thresholds,
             attributes,
+            flag_overrides: config.thresholds.flag.clone(),
             model,
         })
     }
@@ -87,12 +110,18 @@ impl Served {
         self.model.label_names()
     }
 
-    /// Per label, whether `probabilities` reach its flag threshold.
-    pub fn flags(&self, probabilities: &[f32]) -> Vec<bool> {
-        probabilities
-            .iter()
-            .zip(&self.thresholds)
-            .map(|(p, t)| p >= t)
+    /// A scorer of the served model, flagging at the thresholds in force.
+    pub fn scorer(&self) -> crate::model::Scorer<'_> {
+        self.model
+            .scorer()
+            .with_threshold_overrides(&self.flag_overrides)
+    }
+
+    /// Per label, whether `scores` reach its flag threshold (the threshold
+    /// of the comment's language model, or the override).
+    pub fn flags(&self, scores: &crate::model::Scores) -> Vec<bool> {
+        (0..self.model.labels.len())
+            .map(|l| scores.flagged(l))
             .collect()
     }
 }
@@ -282,9 +311,11 @@ mod tests {
         assert_eq!(s.thresholds[v], 0.3);
         assert_eq!(s.reject_thresholds[a], Some(0.95));
         assert_eq!(s.reject_thresholds[v], None);
-        let mut flags_in = vec![0.0; 2];
-        flags_in[v] = 0.31;
-        assert!(s.flags(&flags_in)[v]);
+        // The served scorer flags at the override, whatever the language.
+        let mut scorer = s.scorer();
+        let scores = scorer.score("Hang the traitors from the bridge.");
+        assert_eq!(scores.thresholds[v], 0.3);
+        assert_eq!(s.flags(&scores)[v], scores.probabilities[v] >= 0.3);
         c.thresholds.coral_reject.push(("spam".into(), 0.5));
         let m = crate::default_model().unwrap();
         assert!(Served::build(m, b"x", "t".into(), &c).is_err());

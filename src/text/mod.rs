@@ -36,7 +36,7 @@ pub use tokenize::{RepeatRule, Token, TokenKind, Tokens};
 pub struct AnalyzerConfig {
     /// Fold Cyrillic/Greek look-alike letters to Latin.
     pub fold_confusables: bool,
-    /// Apply the English Snowball stemmer to words.
+    /// Apply the Snowball stemmer of `language` to words.
     pub stem: bool,
     /// Mark words after a negation (`not`, `never`, `don't` ...) up to the next
     /// punctuation with a `neg_` prefix.
@@ -60,6 +60,11 @@ pub struct AnalyzerConfig {
     /// part of this struct's serde form.
     #[serde(skip)]
     pub identity_mask: Option<std::sync::Arc<identity::IdentityMask>>,
+    /// The language of the comments (its stemmer). English in the main
+    /// model; a language model's is set from its section of the model
+    /// file, so not part of this struct's serde form.
+    #[serde(skip)]
+    pub language: crate::language::Language,
 }
 
 impl Default for AnalyzerConfig {
@@ -72,6 +77,7 @@ impl Default for AnalyzerConfig {
             deobfuscate: true,
             known_words: None,
             identity_mask: None,
+            language: crate::language::Language::En,
         }
     }
 }
@@ -100,12 +106,12 @@ impl Analyzer {
     /// Creates an analyzer with the given settings.
     pub fn new(config: AnalyzerConfig) -> Self {
         Self {
+            stemmer: stem::CachedStemmer::for_language(config.language),
             config,
             chars: Vec::new(),
             clean: Vec::new(),
             deobfuscator: deobfuscate::Deobfuscator::new(),
             respeller: respell::Respeller::new(),
-            stemmer: stem::CachedStemmer::new(),
             scratch: String::new(),
         }
     }

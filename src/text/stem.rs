@@ -1,15 +1,15 @@
-//! English stemming (Snowball, via rust-stemmers) with a bounded cache.
+//! Stemming (Snowball, via rust-stemmers) with a bounded cache.
 //!
 //! Stemming is about a third of the analysis time; comment vocabularies are
 //! Zipfian, so a small cache of recent words removes most of that cost.
 
-use rust_stemmers::{Algorithm, Stemmer};
+use rust_stemmers::Stemmer;
 use std::collections::HashMap;
 
 /// Most words kept in the cache before it is emptied and refilled.
 const CACHE_LIMIT: usize = 200_000;
 
-/// A Snowball English stemmer that remembers the stems it has computed.
+/// A Snowball stemmer that remembers the stems it has computed.
 pub struct CachedStemmer {
     stemmer: Stemmer,
     /// Word -> index into `stems`.
@@ -34,8 +34,13 @@ impl std::fmt::Debug for CachedStemmer {
 impl CachedStemmer {
     /// Creates an English stemmer with an empty cache.
     pub fn new() -> Self {
+        Self::for_language(crate::language::Language::En)
+    }
+
+    /// Creates the stemmer of `language` with an empty cache.
+    pub fn for_language(language: crate::language::Language) -> Self {
         Self {
-            stemmer: Stemmer::create(Algorithm::English),
+            stemmer: Stemmer::create(language.stemmer()),
             cache: HashMap::default(),
             stems: Vec::new(),
         }

@@ -14,6 +14,7 @@
 pub mod augment;
 pub mod corpus;
 pub mod counterfactual;
+pub mod languages;
 mod schedule;
 pub mod streaming;
 
@@ -639,6 +640,8 @@ pub fn train(
         evaluation: None,
         limitations,
         second_stage: None,
+        languages: Default::default(),
+        fixed_language: None,
     };
     let features = model.features.len();
     Ok((

@@ -755,6 +755,8 @@ pub fn train_streaming(
         evaluation: None,
         limitations,
         second_stage: None,
+        languages: Default::default(),
+        fixed_language: None,
     };
     let features = model.features.len();
     Ok((
