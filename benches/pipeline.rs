@@ -12,7 +12,12 @@
 //!   space, on pre-analysed tokens;
 //! - `score`: [`moderate::model::Scorer::score_into`], text to probabilities;
 //! - `load`: [`moderate::default_model`], decoding and checking the
-//!   embedded model.
+//!   embedded model;
+//! - `languages`: the word model's scoring of the (English) corpus by the
+//!   shipped model with its five languages (each comment's language
+//!   detected, then routed) against the same model with its other
+//!   languages removed (English only: no detection), to bound what
+//!   languages cost an English stream.
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use moderate::features::{SparseRow, Vectorizer};
@@ -156,11 +161,51 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("score");
     group.sampling_mode(SamplingMode::Flat);
-    group.throughput(comments);
+    group.throughput(comments.clone());
     group.bench_function("score_into", |b| {
         b.iter(|| {
             let n = count_flags(black_box(&mut scorer), &mut scores);
             assert_eq!(n, expected_flags);
+        })
+    });
+    group.finish();
+
+    // Languages: the same English word model, with and without the others.
+    let mut english_only = model.clone();
+    english_only.languages = Default::default();
+    english_only.second_stage = None;
+    let mut five = model.clone();
+    five.second_stage = None;
+    assert!(five.languages.routes(), "the shipped model has languages");
+    let count_word_flags = |scorer: &mut Scorer<'_>, scores: &mut Scores| -> usize {
+        corpus
+            .iter()
+            .map(|text| {
+                scorer.score_into(text, scores);
+                (0..scores.probabilities.len())
+                    .filter(|&l| scores.flagged(l))
+                    .count()
+            })
+            .sum()
+    };
+    let mut english_scorer = english_only.scorer();
+    let mut five_scorer = five.scorer();
+    let english_flags = count_word_flags(&mut english_scorer, &mut scores);
+    let five_flags = count_word_flags(&mut five_scorer, &mut scores);
+    assert!(english_flags > 0 && five_flags > 0, "nothing was flagged");
+    let mut group = c.benchmark_group("languages");
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(comments.clone());
+    group.bench_function("english_only", |b| {
+        b.iter(|| {
+            let n = count_word_flags(black_box(&mut english_scorer), &mut scores);
+            assert_eq!(n, english_flags);
+        })
+    });
+    group.bench_function("five_languages", |b| {
+        b.iter(|| {
+            let n = count_word_flags(black_box(&mut five_scorer), &mut scores);
+            assert_eq!(n, five_flags);
         })
     });
     group.finish();

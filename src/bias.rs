@@ -9,15 +9,43 @@
 //! over groups with p = -5, which weighs the worst groups most.
 
 use crate::error::{Error, Result};
+use crate::language::Language;
 use crate::metrics::{BiasAucs, bias_aucs, power_mean};
 use crate::text::stem::CachedStemmer;
 use crate::text::{Analyzer, AnalyzerConfig, TokenKind, Tokens};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// The identity groups shipped with moderate (`data/identity_terms.txt`).
 pub const DEFAULT_TERMS: &str = include_str!("../data/identity_terms.txt");
+
+/// The groups' names in the other languages, by language (same group
+/// names as [`DEFAULT_TERMS`], so reports line up).
+pub const LANGUAGE_TERMS: [(Language, &str, &str); 4] = [
+    (
+        Language::De,
+        "data/identity_terms_de.txt",
+        include_str!("../data/identity_terms_de.txt"),
+    ),
+    (
+        Language::Es,
+        "data/identity_terms_es.txt",
+        include_str!("../data/identity_terms_es.txt"),
+    ),
+    (
+        Language::Fr,
+        "data/identity_terms_fr.txt",
+        include_str!("../data/identity_terms_fr.txt"),
+    ),
+    (
+        Language::Pt,
+        "data/identity_terms_pt.txt",
+        include_str!("../data/identity_terms_pt.txt"),
+    ),
+];
 
 /// Power used for the generalised mean over groups.
 pub const POWER: f64 = -5.0;
@@ -32,19 +60,42 @@ pub const MIN_SUBGROUP: u64 = 20;
 /// dominated by.
 pub const MIN_PER_CLASS: u64 = 5;
 
-/// Identity groups and the stems that signal them.
+/// Identity groups and, per language, the stems that signal them.
 #[derive(Debug, Clone)]
 pub struct IdentityTerms {
     groups: Vec<String>,
-    stem_to_groups: HashMap<String, Vec<u16>>,
+    stem_to_groups: HashMap<Language, HashMap<String, Vec<u16>>>,
+}
+
+/// A term as the analyzer leaves a word before stemming: compatibility
+/// forms folded, accents removed, lower case.
+fn normalised_term(term: &str) -> String {
+    term.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 impl IdentityTerms {
-    /// Parses the `name: term, term` format; `origin` names the source in errors.
+    /// Parses the `name: term, term` format of English terms; `origin`
+    /// names the source in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<IdentityTerms> {
-        let mut stemmer = CachedStemmer::new();
-        let mut groups = Vec::new();
-        let mut stem_to_groups: HashMap<String, Vec<u16>> = HashMap::new();
+        let mut terms = IdentityTerms {
+            groups: Vec::new(),
+            stem_to_groups: HashMap::new(),
+        };
+        terms.add_language(text, origin, Language::En)?;
+        if terms.groups.is_empty() {
+            return Err(Error::input(origin, 0, "no identity groups found"));
+        }
+        Ok(terms)
+    }
+
+    /// Adds the terms of `language` in the same format; a group already
+    /// known by name keeps its place, a new one is added.
+    pub fn add_language(&mut self, text: &str, origin: &Path, language: Language) -> Result<()> {
+        let mut stemmer = CachedStemmer::for_language(language);
+        let table = self.stem_to_groups.entry(language).or_default();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -53,40 +104,56 @@ impl IdentityTerms {
             let (name, terms) = line.split_once(':').ok_or_else(|| {
                 Error::input(origin, i as u64 + 1, "expected `group: term, term, ...`")
             })?;
-            if groups.len() >= usize::from(u16::MAX) {
-                return Err(Error::input(origin, i as u64 + 1, "too many groups"));
-            }
-            let g = groups.len() as u16;
-            groups.push(name.trim().to_string());
+            let name = name.trim();
+            let g = match self.groups.iter().position(|n| n == name) {
+                Some(g) => g as u16,
+                None => {
+                    if self.groups.len() >= usize::from(u16::MAX) {
+                        return Err(Error::input(origin, i as u64 + 1, "too many groups"));
+                    }
+                    self.groups.push(name.to_string());
+                    (self.groups.len() - 1) as u16
+                }
+            };
             for term in terms.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                let stem = stemmer.stem(&term.to_lowercase()).to_string();
-                let entry = stem_to_groups.entry(stem).or_default();
+                let stem = stemmer.stem(&normalised_term(term)).to_string();
+                let entry = table.entry(stem).or_default();
                 if !entry.contains(&g) {
                     entry.push(g);
                 }
             }
         }
-        if groups.is_empty() {
-            return Err(Error::input(origin, 0, "no identity groups found"));
-        }
-        Ok(IdentityTerms {
-            groups,
-            stem_to_groups,
-        })
+        Ok(())
     }
 
-    /// The shipped groups.
+    /// The shipped groups, in English and every other language moderate
+    /// has terms for.
     pub fn builtin() -> IdentityTerms {
-        // The shipped file is tested to parse.
-        Self::parse(DEFAULT_TERMS, Path::new("data/identity_terms.txt")).unwrap_or(IdentityTerms {
-            groups: Vec::new(),
-            stem_to_groups: HashMap::new(),
-        })
+        // The shipped files are tested to parse.
+        let mut terms = Self::parse(DEFAULT_TERMS, Path::new("data/identity_terms.txt")).unwrap_or(
+            IdentityTerms {
+                groups: Vec::new(),
+                stem_to_groups: HashMap::new(),
+            },
+        );
+        for (language, origin, text) in LANGUAGE_TERMS {
+            let _ = terms.add_language(text, Path::new(origin), language);
+        }
+        terms
     }
 
-    /// Every stem that signals a group.
+    /// Every English stem that signals a group.
     pub fn stems(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.stem_to_groups.keys().cloned().collect();
+        self.stems_in(Language::En)
+    }
+
+    /// Every stem of `language` that signals a group.
+    pub fn stems_in(&self, language: Language) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .stem_to_groups
+            .get(&language)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
         v.sort();
         v
     }
@@ -102,7 +169,7 @@ impl IdentityTerms {
 pub struct GroupMatcher<'t> {
     terms: &'t IdentityTerms,
     analyzer: Analyzer,
-    stemmer: CachedStemmer,
+    stemmers: Vec<(Language, CachedStemmer)>,
     tokens: Tokens,
 }
 
@@ -118,20 +185,37 @@ impl<'t> GroupMatcher<'t> {
         Self {
             terms,
             analyzer: Analyzer::new(config),
-            stemmer: CachedStemmer::new(),
+            stemmers: Vec::new(),
             tokens: Tokens::new(),
         }
     }
 
-    /// The groups `text` mentions (sorted, without repeats).
+    /// The groups an English `text` mentions (sorted, without repeats).
     pub fn groups_of(&mut self, text: &str) -> Vec<u16> {
+        self.groups_in(text, Language::En)
+    }
+
+    /// The groups `text`, written in `language`, mentions (sorted, without
+    /// repeats; none for a language without terms).
+    pub fn groups_in(&mut self, text: &str, language: Language) -> Vec<u16> {
+        let Some(table) = self.terms.stem_to_groups.get(&language) else {
+            return Vec::new();
+        };
+        let stemmer = match self.stemmers.iter().position(|(l, _)| *l == language) {
+            Some(i) => &mut self.stemmers[i].1,
+            None => {
+                self.stemmers
+                    .push((language, CachedStemmer::for_language(language)));
+                &mut self.stemmers.last_mut().expect("just pushed").1
+            }
+        };
         self.analyzer.analyze(text, &mut self.tokens);
         let mut found = Vec::new();
         for (word, token) in self.tokens.iter() {
             if token.kind != TokenKind::Word {
                 continue;
             }
-            if let Some(gs) = self.terms.stem_to_groups.get(self.stemmer.stem(word)) {
+            if let Some(gs) = table.get(stemmer.stem(word)) {
                 found.extend_from_slice(gs);
             }
         }

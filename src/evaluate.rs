@@ -227,7 +227,7 @@ pub fn score_records(
                     let s = next.next()?;
                     let groups = matcher
                         .as_mut()
-                        .map(|m| m.groups_of(&c.text))
+                        .map(|m| m.groups_in(&c.text, s.language.language.unwrap_or_default()))
                         .unwrap_or_default();
                     Some((
                         s.probabilities.clone(),

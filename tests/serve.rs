@@ -362,7 +362,7 @@ fn errors_use_the_google_rpc_shape_and_perspectives_kinds() {
             "UNKNOWN_ATTRIBUTE",
         ),
         (
-            json!({"comment": {"text": "x"}, "requestedAttributes": attrs, "languages": ["de"]})
+            json!({"comment": {"text": "x"}, "requestedAttributes": attrs, "languages": ["nl"]})
                 .to_string()
                 .into_bytes(),
             400,
@@ -408,7 +408,9 @@ fn errors_use_the_google_rpc_shape_and_perspectives_kinds() {
 }
 
 #[test]
-fn languages_can_be_opened_up() {
+fn languages_can_be_narrowed() {
+    // A site that may not use the Spanish model (its data's licence is
+    // non-commercial) serves English and German only.
     let server = Server::start(&["--languages", "en,de"], &[]);
     let r = server.post_json(
         "/v1alpha1/comments:analyze",
@@ -416,6 +418,139 @@ fn languages_can_be_opened_up() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["languages"], json!(["de-DE"]));
+    assert_eq!(r.json()["detectedLanguages"], json!(["de"]));
+    let spanish =
+        "Eres un imbécil y un cobarde, nadie quiere leer tus tonterías en este periódico.";
+    for languages in [json!(["es"]), json!(null)] {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &json!({"comment": {"text": spanish}, "requestedAttributes": {"TOXICITY": {}}, "languages": languages}),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(
+            r.json()["error"]["details"][0]["errorType"],
+            "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+        );
+    }
+}
+
+/// An analyze request for `attribute` of `text`, with `languages` if any.
+fn analyze_in(text: &str, attribute: &str, languages: Option<&[&str]>) -> Value {
+    let mut body = json!({"comment": {"text": text}, "requestedAttributes": {attribute: {}}});
+    if let Some(l) = languages {
+        body["languages"] = json!(l);
+    }
+    body
+}
+
+#[test]
+fn german_comments_are_scored_by_the_german_model_with_or_without_languages() {
+    let server = Server::start(&[], &[]);
+    let text = "Du bist ein widerlicher Vollidiot, halt endlich dein dummes Maul.";
+    let cli = cli_scores(text, None);
+    assert_eq!(cli["language"], "de", "{cli}");
+    let mut seen = Vec::new();
+    for languages in [None, Some(&["de"][..]), Some(&["de-AT", "en"][..])] {
+        let r = server.post_json(
+            "/v1alpha1/comments:analyze",
+            &analyze_in(text, "TOXICITY", languages),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["detectedLanguages"], json!(["de"]));
+        let p = v["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
+            .as_f64()
+            .unwrap();
+        // The number `moderate score` prints, from the German model.
+        assert_eq!(round4(p), cli["scores"]["abusive"].as_f64().unwrap());
+        seen.push(p);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    assert!(seen[0] > 0.5, "an insult in German scores high: {seen:?}");
+    // German has violent labels, so THREAT is served for German comments.
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in(
+            "Man sollte diese Verräter alle aufhängen und erschießen.",
+            "THREAT",
+            None,
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Too short to tell: the declared language decides.
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in("Halt's Maul", "TOXICITY", Some(&["de"])),
+    );
+    assert_eq!(r.json()["detectedLanguages"], json!(["de"]), "{}", r.text());
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in("Halt's Maul", "TOXICITY", None),
+    );
+    assert_eq!(r.json()["detectedLanguages"], json!(["en"]), "{}", r.text());
+    // Batch scoring says which language scored each comment.
+    let r = server.post(
+        "/v1/score",
+        format!("{}\n", json!({"id": "d", "text": text})).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["language"], "de", "{}", r.text());
+}
+
+#[test]
+fn comments_in_a_language_without_a_model_are_answered_plainly() {
+    let server = Server::start(&[], &[]);
+    let italian =
+        "Questo articolo è scritto molto bene e spiega con chiarezza la situazione della città.";
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in(italian, "TOXICITY", None),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = &r.json()["error"];
+    assert_eq!(
+        e["details"][0]["errorType"],
+        "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Attribute TOXICITY does not support request languages: it")
+            && message.contains("en, de, es, fr, pt"),
+        "{message}"
+    );
+    // Declaring Italian is refused before scoring, as Perspective did.
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in(italian, "TOXICITY", Some(&["it"])),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Spanish has no violent labels: THREAT is not served for it, TOXICITY is.
+    let spanish =
+        "Ojalá que alguien les dé una paliza a todos esos políticos corruptos de una vez.";
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in(spanish, "THREAT", None),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("no `violent` label"), "{message}");
+    let r = server.post_json(
+        "/v1alpha1/comments:analyze",
+        &analyze_in(spanish, "TOXICITY", None),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["detectedLanguages"], json!(["es"]));
+    // Batch scoring leaves the missing scores out and says why.
+    let r = server.post(
+        "/v1/score",
+        format!("{}\n", json!({"id": "i", "text": italian})).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["language"], "it");
+    assert_eq!(v["scores"]["abusive"], Value::Null);
+    assert_eq!(v["unavailable"], json!(["abusive", "violent"]));
+    assert_eq!(v["flags"], json!([]));
 }
 
 /// `moderate store export` of the server's store, as text.

@@ -92,6 +92,96 @@ fn second_stage_card(out: &mut String, s: &crate::encoder::SecondStage) -> Resul
     Ok(())
 }
 
+/// The languages' part of the text card.
+fn languages_card(out: &mut String, model: &crate::model::Model) -> Result<()> {
+    let Some(detector) = &model.languages.detector else {
+        writeln!(
+            out,
+            "\nlanguages: English only (every comment is scored by the English model)"
+        )?;
+        return Ok(());
+    };
+    let codes: Vec<&str> = model
+        .languages
+        .available()
+        .iter()
+        .map(|l| l.code())
+        .collect();
+    writeln!(
+        out,
+        "\nlanguages: {}. Each comment is scored by the model of its language, detected from \
+         its words (a naive Bayes detector trained on {} comments of {} languages); comments of \
+         fewer than {} words, or too close to call, take the declared language, or English; a \
+         language with no model is not scored",
+        codes.join(", "),
+        detector.trained_on.iter().sum::<u32>(),
+        detector.languages.len(),
+        crate::language::detect::MIN_WORDS
+    )?;
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    for (language, m) in &model.languages.models {
+        let files = m.training.data_files.join(", ");
+        writeln!(
+            out,
+            "  {} ({}): word model trained on {} ({} comments); Snowball {} stemmer; {} features; \
+             identity words {}",
+            language.code(),
+            language.name(),
+            files,
+            m.training.rows,
+            language.name(),
+            m.features.len(),
+            if m.analyzer.identity_mask.is_some() {
+                "left out"
+            } else {
+                "kept"
+            }
+        )?;
+        for source in m.training.sources.keys() {
+            writeln!(
+                out,
+                "    data: {source}: {}",
+                crate::train::languages::licence_of(source)
+            )?;
+        }
+        for name in model.label_names() {
+            let Some(l) = m.labels.iter().find(|l| l.name == name) else {
+                writeln!(
+                    out,
+                    "    {name}: no model (the training data has no {name} labels): unavailable \
+                     for {} comments",
+                    language.name()
+                )?;
+                continue;
+            };
+            let c = m
+                .training
+                .label_counts
+                .get(name)
+                .copied()
+                .unwrap_or_default();
+            let cv = l.cross_validation.as_ref().map(|cv| cv.roc_auc);
+            let held_out = m
+                .evaluation
+                .as_ref()
+                .and_then(|e| e.labels.get(name).map(|x| (e.data_file.clone(), x.roc_auc)));
+            writeln!(
+                out,
+                "    {name}: {} positive, {} negative; threshold {:.3}; cross-validated ROC-AUC {}{}",
+                c[0],
+                c[1],
+                l.threshold,
+                f(cv),
+                held_out.map_or(String::new(), |(file, a)| format!(
+                    "; held-out ROC-AUC {} on {file}",
+                    f(a)
+                ))
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The model card as text (or pretty JSON) of `model`, read from the file
 /// `file` names.
 fn card(model: &crate::model::Model, file: &crate::model::FileId, json: bool) -> Result<String> {
@@ -238,6 +328,7 @@ fn card(model: &crate::model::Model, file: &crate::model::FileId, json: bool) ->
             )?;
         }
     }
+    languages_card(&mut out, model)?;
     let limitations = model.known_limitations();
     if !limitations.is_empty() {
         writeln!(out, "\nknown limitations:")?;

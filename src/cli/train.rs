@@ -776,6 +776,9 @@ fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
 fn start_output(args: &TrainArgs) -> Result<AtomicFile> {
     let mut inputs: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
     inputs.extend(args.eval_data.as_deref());
+    inputs.extend(args.english_from.as_deref());
+    inputs.extend(args.languages.iter().map(|(_, p)| p.as_path()));
+    inputs.extend(args.language_eval.iter().map(|(_, p)| p.as_path()));
     let mut outputs = vec![("--out", args.out.as_path())];
     if let Some(r) = &args.bad.rejects {
         outputs.push(("--rejects", r.as_path()));
@@ -1124,6 +1127,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if args.learner == Learner::Ftrl {
         return run_ftrl(args, started);
     }
+    if let Some((language, _)) = args
+        .language_eval
+        .iter()
+        .find(|(l, _)| !args.languages.iter().any(|(t, _)| t == l))
+    {
+        return Err(UsageError(format!(
+            "--language-eval {language}=... has no --language {language}=... to train on"
+        ))
+        .into());
+    }
     let model_file = start_output(&args)?;
     // A model to reuse clusters from that cannot be read fails now, not
     // after the data is read.
@@ -1254,6 +1267,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             }
             crate::encoder::prepare(&mut model, args.second.encoder.as_deref(), false)
                 .context("cannot attach the English model's encoder")?;
+            if args.eval_data.is_some() {
+                // Evaluated again below: the figures it recorded go, as do
+                // the limitations they wrote.
+                model.limitations =
+                    crate::train::standard_limitations(&model.training.label_counts);
+            }
             (model, None)
         }
         None => {
@@ -1545,20 +1564,16 @@ fn train_languages(
             .with_context(|| format!("--language {language}={}", path.display()))?;
         let entry = by_language.entry(*language).or_default();
         entry.0.extend(comments);
-        entry.1.push(path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ));
-    }
-    if let Some((language, _)) = args
-        .language_eval
-        .iter()
-        .find(|(l, _)| !by_language.contains_key(l))
-    {
-        return Err(UsageError(format!(
-            "--language-eval {language}=... has no --language {language}=... to train on"
-        ))
-        .into());
+        // The folder as well: each language's files are often all `train.csv`.
+        let tail: Vec<String> = path
+            .components()
+            .rev()
+            .take(2)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        entry
+            .1
+            .push(tail.into_iter().rev().collect::<Vec<_>>().join("/"));
     }
     let mut out = String::new();
     writeln!(
@@ -1580,7 +1595,8 @@ fn train_languages(
             let Some(l) = nested.labels.iter().find(|x| &x.name == label) else {
                 writeln!(
                     out,
-                    "{language:<4} {label:<10} no model: its data has too few of one class"
+                    "{:<4} {label:<10} no model: its data has too few of one class",
+                    language.code()
                 )?;
                 continue;
             };
@@ -1601,8 +1617,14 @@ fn train_languages(
                 .map_or("-".to_string(), |e| fmt_auc(e.roc_auc));
             writeln!(
                 out,
-                "{language:<4} {label:<10} {:>9} {:>9} {:>11} {:>10.3} {:>10} {:>9}",
-                c[0], c[1], c[2], l.threshold, cv, eval
+                "{:<4} {label:<10} {:>9} {:>9} {:>11} {:>10.3} {:>10} {:>9}",
+                language.code(),
+                c[0],
+                c[1],
+                c[2],
+                l.threshold,
+                cv,
+                eval
             )?;
         }
         nested_models.insert(*language, nested);

@@ -7,8 +7,10 @@
 //!    a site's locale is evidence, but not proof (Coral declares `en` for
 //!    every locale it does not know, and readers write in other languages).
 //! 3. A comment too short to tell (fewer than
-//!    [`MIN_WORDS`](super::detect::MIN_WORDS) words) takes the first
-//!    declared language moderate has a model for, or else English.
+//!    [`MIN_WORDS`](super::detect::MIN_WORDS) words), or whose best language
+//!    leads the next by less than [`MIN_MARGIN`] nats per word (markup,
+//!    names, gibberish), takes the first declared language moderate has a
+//!    model for, or else English.
 //! 4. A comment the general detector is sure is in a language moderate has
 //!    no model for (Italian, say) is not scored with another language's
 //!    model: every label is unavailable, and the answer says so.
@@ -17,6 +19,13 @@ use super::{Detection, Language, LanguageDetector};
 
 /// The head start, in nats, of a declared language in detection.
 pub const DECLARED_PRIOR: f32 = 3.0;
+
+/// The least lead, in nats per word read, of the detected language over the
+/// next for detection to decide. On the project's dev sets of comments of
+/// three words or more, 0.5 leaves 12 of about 28,800 rightly detected
+/// comments to the fallback and catches 16 of 143 wrongly detected ones
+/// (`<img src=x onerror=alert(1)>` reads as French at 0.28).
+pub const MIN_MARGIN: f32 = 0.5;
 
 /// How the language of a comment was decided.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,7 +106,7 @@ pub fn choose(
         .collect();
     let prior: Vec<(Language, f32)> = declared.iter().map(|&l| (l, DECLARED_PRIOR)).collect();
     let detection = detector.detect(text, &prior);
-    if detection.too_short() {
+    if detection.too_short() || detection.margin < MIN_MARGIN {
         let choice = match declared.first() {
             Some(&l) => Choice {
                 code: l.code(),

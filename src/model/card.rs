@@ -50,6 +50,64 @@ pub fn card_json(model: &Model, file: &FileId) -> serde_json::Value {
             "recipe": s.recipe,
             "labels": s.labels,
         })),
+        "languages": languages_json(model),
         "limitations": model.known_limitations(),
+    })
+}
+
+/// The languages part of the card: the detector, and per language its
+/// model's training data (with licences), labels, thresholds and figures.
+fn languages_json(model: &Model) -> serde_json::Value {
+    let Some(detector) = &model.languages.detector else {
+        return serde_json::json!({"detection": null, "models": {}});
+    };
+    let models: serde_json::Map<String, serde_json::Value> = model
+        .languages
+        .models
+        .iter()
+        .map(|(language, m)| {
+            let available: Vec<&str> = m.label_names();
+            let unavailable: Vec<&str> = model
+                .label_names()
+                .into_iter()
+                .filter(|l| !available.contains(l))
+                .collect();
+            (
+                language.code().to_string(),
+                serde_json::json!({
+                    "name": language.name(),
+                    "training": m.training,
+                    "licences": m.training.sources.keys()
+                        .map(|s| (s.clone(), crate::train::languages::licence_of(s)))
+                        .collect::<std::collections::BTreeMap<_, _>>(),
+                    "non_commercial": m.training.sources.keys()
+                        .any(|s| crate::train::languages::is_non_commercial(s)),
+                    "word_list_words": m.analyzer.known_words.as_ref().map(|l| l.len()),
+                    "identity_blinding": m.analyzer.identity_mask.is_some(),
+                    "features": m.features.len(),
+                    "labels": m.labels.iter().map(|l| serde_json::json!({
+                        "name": l.name,
+                        "threshold": l.threshold,
+                        "threshold_rule": l.threshold_rule,
+                        "calibration": l.calibration,
+                        "positive_repeat": l.positive_repeat,
+                        "cross_validation": l.cross_validation,
+                    })).collect::<Vec<_>>(),
+                    "unavailable_labels": unavailable,
+                    "evaluation": m.evaluation,
+                    "limitations": m.limitations,
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "detection": {
+            "languages": detector.languages.iter().map(|l| l.code()).collect::<Vec<_>>(),
+            "trained_on": detector.trained_on,
+            "min_words": crate::language::detect::MIN_WORDS,
+            "min_margin_nats_per_word": crate::language::choose::MIN_MARGIN,
+            "declared_prior_nats": crate::language::choose::DECLARED_PRIOR,
+        },
+        "models": models,
     })
 }

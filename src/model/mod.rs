@@ -269,6 +269,41 @@ impl Model {
     /// what follows from its second stage and its identity blinding.
     pub fn known_limitations(&self) -> Vec<String> {
         let mut out = self.limitations.clone();
+        if self.languages.routes() {
+            out.retain(|l| l != crate::train::ENGLISH_ONLY);
+            let others: Vec<&str> = self.languages.models.keys().map(|l| l.name()).collect();
+            let without: Vec<String> = self
+                .label_names()
+                .into_iter()
+                .map(|label| {
+                    let missing: Vec<&str> = self
+                        .languages
+                        .models
+                        .iter()
+                        .filter(|(_, m)| m.label_index(label).is_none())
+                        .map(|(l, _)| l.name())
+                        .collect();
+                    (label, missing)
+                })
+                .filter(|(_, missing)| !missing.is_empty())
+                .map(|(label, missing)| format!("`{label}` in {}", missing.join(", ")))
+                .collect();
+            out.push(format!(
+                "Languages: English and {} each have a word model of their own, trained on one \
+                 or two public sets of tweets and page comments, far less than the English \
+                 model; they have no second stage and read words, not sentences. Not scored \
+                 (no training data): {}. A comment in any other language (Italian, say) is \
+                 detected and left unscored, never scored with another language's model; a \
+                 comment of fewer than {} words takes the declared language, or English.",
+                others.join(", "),
+                if without.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    without.join("; ")
+                },
+                crate::language::detect::MIN_WORDS
+            ));
+        }
         if let Some(stage) = &self.second_stage {
             out.push(format!(
                 "Second stage: the sentence encoder reads only the comments the word model \

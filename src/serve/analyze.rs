@@ -540,7 +540,7 @@ mod tests {
         assert_eq!(
             kind(
                 serde_json::json!({"comment": {"text": "x"}, "requestedAttributes": attrs,
-                "languages": ["es"]})
+                "languages": ["it"]})
             ),
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
         );
@@ -557,13 +557,26 @@ mod tests {
         );
         let msg = run(
             serde_json::json!({"comment": {"text": "x"}, "requestedAttributes": attrs,
-            "languages": ["es"]}),
+            "languages": ["it", "nl"]}),
         )
         .unwrap_err()
         .message;
         assert_eq!(
             msg,
-            "Attribute TOXICITY does not support request languages: es"
+            "Attribute TOXICITY does not support request languages: it, nl"
         );
+        // Spanish is admitted, but has no `violent` model.
+        let threat = serde_json::json!({"THREAT": {}});
+        let msg = run(
+            serde_json::json!({"comment": {"text": "Ojalá les den una paliza a \
+            todos esos políticos corruptos de una vez"}, "requestedAttributes": threat}),
+        )
+        .unwrap_err()
+        .message;
+        assert!(
+            msg.contains("es (the comment's language, detected)"),
+            "{msg}"
+        );
+        assert!(msg.contains("no `violent` label"), "{msg}");
     }
 }

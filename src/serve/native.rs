@@ -357,6 +357,8 @@ pub fn model_card(served: &Served, languages: &str) -> serde_json::Value {
             .map(|(n, i)| (n.clone(), serde_json::json!(labels[*i])))
             .collect::<serde_json::Map<_, _>>(),
         "languages": languages,
+        "scored_languages": served.model.languages.available().iter()
+            .map(|l| l.code()).collect::<Vec<_>>(),
     });
     card
 }
@@ -429,7 +431,7 @@ mod tests {
         .unwrap();
         let t = text(&csv);
         assert!(
-            t.starts_with("id,abusive,violent,flags,truncated,stage\nx,"),
+            t.starts_with("id,abusive,violent,flags,truncated,stage,language\nx,"),
             "{t}"
         );
         let plain = batch("first\nsecond\n", BatchInput::Text, None).unwrap();
@@ -451,7 +453,7 @@ mod tests {
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, vec!["flags", "id", "scores", "stage"]);
+        assert_eq!(keys, vec!["flags", "id", "language", "scores", "stage"]);
         let round4 = |p: f32| (p * 10_000.0).round() / 10_000.0;
         let a = s.model.label_index("abusive").unwrap();
         assert_eq!(
@@ -564,6 +566,6 @@ mod tests {
         assert_eq!(card["serving"]["attributes"]["ABUSIVE"], "abusive");
         assert_eq!(card["labels"][0]["name"], s.model.labels[0].name);
         assert!(card["serving"]["thresholds"]["violent"].is_number());
-        assert_eq!(card["serving"]["languages"], "en");
+        assert_eq!(card["serving"]["languages"], "model");
     }
 }

@@ -47,7 +47,14 @@ impl IdentityMask {
 
     /// The mask of the shipped identity groups (`data/identity_terms.txt`).
     pub fn builtin() -> Self {
-        Self::new(crate::bias::IdentityTerms::builtin().stems())
+        Self::builtin_for(crate::language::Language::En)
+    }
+
+    /// The mask of the shipped identity groups of `language`
+    /// (`data/identity_terms.txt` for English, `data/identity_terms_de.txt`
+    /// and so on), as stems of that language's stemmer.
+    pub fn builtin_for(language: crate::language::Language) -> Self {
+        Self::new(crate::bias::IdentityTerms::builtin().stems_in(language))
     }
 
     /// Whether a word whose stem is `stem` is masked.

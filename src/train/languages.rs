@@ -5,9 +5,9 @@
 //! n-grams, selection, cross-validated logistic regression, calibration and
 //! thresholds) with the language's own analyzer: its Snowball stemmer and a
 //! word list for de-obfuscation built from its own training comments. It
-//! has no word clusters (the word vectors are English), no identity
-//! blinding (the identity list is English) and no second stage (the
-//! encoder is English). It learns only the labels its data has both
+//! has no word clusters (the word vectors are English) and no second stage
+//! (the encoder is English); its identity blinding uses the language's own
+//! terms (`data/identity_terms_de.txt` and so on). It learns only the labels its data has both
 //! classes of; the others stay unavailable for that language.
 
 use super::{Progress, TrainConfig, TrainReport, train};
@@ -52,7 +52,11 @@ pub fn language_config(base: &TrainConfig, language: Language, labels: Vec<Strin
     config.labels = labels;
     config.analyzer.language = language;
     config.analyzer.known_words = None;
-    config.analyzer.identity_mask = None;
+    // Blinding, when the English model blinds, with the language's terms.
+    config.analyzer.identity_mask =
+        base.analyzer.identity_mask.as_ref().map(|_| {
+            std::sync::Arc::new(crate::text::identity::IdentityMask::builtin_for(language))
+        });
     config.semantic = None;
     config.ngrams.lexicon = None;
     config.ngrams.cluster_weight = 0.0;
@@ -90,7 +94,10 @@ pub fn train_language(
     let config = language_config(base, language, labels);
     let (mut model, report) = train(comments, data_files, &config, progress)?;
     model.analyzer.language = language;
-    model.limitations = super::standard_limitations(&model.training.label_counts);
+    model.limitations = super::standard_limitations(&model.training.label_counts)
+        .into_iter()
+        .filter(|l| l != super::ENGLISH_ONLY)
+        .collect();
     for source in model.training.sources.keys() {
         model
             .limitations

@@ -1131,6 +1131,11 @@ pub fn calibrate(z: &[f32], y: &[bool], rule: ThresholdRule) -> Calibrated {
     }
 }
 
+/// The limitation an English-only model states (replaced in the card of a
+/// model with languages; see [`crate::model::Model::known_limitations`]).
+pub const ENGLISH_ONLY: &str = "English only: other languages are tokenised, but the stemmer and \
+     the training data are English.";
+
 /// Limitations every model of this kind has, plus what its training counts show.
 pub fn standard_limitations(counts: &BTreeMap<String, [u64; 3]>) -> Vec<String> {
     let mut out = vec![
@@ -1138,9 +1143,7 @@ pub fn standard_limitations(counts: &BTreeMap<String, [u64; 3]>) -> Vec<String> 
          'killed it' or 'destroyed them' can look violent, veiled threats without violent \
          words are missed, and quoting or condemning abuse can look like abuse."
             .to_string(),
-        "English only: other languages are tokenised, but the stemmer and the training data \
-         are English."
-            .to_string(),
+        ENGLISH_ONLY.to_string(),
     ];
     for (label, c) in counts {
         if c[0] < 2000 {
