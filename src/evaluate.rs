@@ -147,7 +147,7 @@ pub struct Evaluated {
 pub struct GateSummary {
     /// Rows the encoder read.
     pub encoder_rows: u64,
-    /// All rows.
+    /// Rows scored in English (the encoder's language).
     pub rows: u64,
     /// Per label: the share of its positives the gate kept from the
     /// encoder (scored by the word model alone).
@@ -301,7 +301,11 @@ impl Evaluated {
                 })
                 .collect()
         });
-        let gate = model.has_encoder().then(|| {
+        // The second stage reads English comments only: the gate is judged
+        // on those.
+        let english = |r: usize| self.languages.get(r).is_none_or(|l| *l == "en");
+        let any_english = (0..self.stages.len()).any(english);
+        let gate = (model.has_encoder() && any_english).then(|| {
             let miss_rate = model
                 .labels
                 .iter()
@@ -309,7 +313,7 @@ impl Evaluated {
                 .map(|(l, label)| {
                     let (mut pos, mut missed) = (0u64, 0u64);
                     for (r, t) in self.truth.iter().enumerate() {
-                        if t[l] == Some(true) {
+                        if t[l] == Some(true) && english(r) {
                             pos += 1;
                             missed += u64::from(self.stages.get(r) == Some(&Stage::Words));
                         }
@@ -322,7 +326,7 @@ impl Evaluated {
                 .collect();
             GateSummary {
                 encoder_rows: self.stages.iter().filter(|&&s| s == Stage::Encoder).count() as u64,
-                rows: self.stages.len() as u64,
+                rows: (0..self.stages.len()).filter(|&r| english(r)).count() as u64,
                 miss_rate,
             }
         });

@@ -169,8 +169,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 .collect();
             writeln!(
                 out,
-                "second stage: the encoder read {} of {} comments ({:.1}%); positives left to \
-                 the word model alone by the gate: {}",
+                "second stage: the encoder read {} of {} English comments ({:.1}%); positives \
+                 left to the word model alone by the gate: {}",
                 g.encoder_rows,
                 g.rows,
                 100.0 * g.encoder_rows as f64 / g.rows.max(1) as f64,

@@ -223,9 +223,10 @@ pub struct TrainArgs {
     #[arg(long = "language-eval", value_name = "LANG=FILE", value_parser = parse_language_file)]
     pub language_eval: Vec<(Language, PathBuf)>,
     /// Take the English model (its word model, second stage and recorded
-    /// figures) from this model file unchanged instead of training it, and
-    /// train only the languages: minutes instead of an hour. --data is still
-    /// read, to show the language detector what English looks like.
+    /// figures) from this model file (`built-in`: the one compiled into
+    /// this binary) unchanged instead of training it, and train only the
+    /// languages: minutes instead of an hour. --data is still read, to show
+    /// the language detector what English looks like.
     #[arg(long, value_name = "MODEL", requires = "languages")]
     pub english_from: Option<PathBuf>,
     /// Seed for fold assignment (and, for the second stage, its held-out
@@ -776,7 +777,11 @@ fn streaming_settings(args: &TrainArgs) -> StreamingSettings {
 fn start_output(args: &TrainArgs) -> Result<AtomicFile> {
     let mut inputs: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
     inputs.extend(args.eval_data.as_deref());
-    inputs.extend(args.english_from.as_deref());
+    inputs.extend(
+        args.english_from
+            .as_deref()
+            .filter(|p| *p != Path::new("built-in")),
+    );
     inputs.extend(args.languages.iter().map(|(_, p)| p.as_path()));
     inputs.extend(args.language_eval.iter().map(|(_, p)| p.as_path()));
     let mut outputs = vec![("--out", args.out.as_path())];
@@ -1260,8 +1265,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let (mut model, report) = match &args.english_from {
         Some(path) => {
-            let mut model = crate::model::load(path)
-                .with_context(|| format!("--english-from {}", path.display()))?;
+            let mut model = if path == Path::new("built-in") {
+                crate::model::load_bytes(crate::DEFAULT_MODEL_BYTES, path)
+            } else {
+                crate::model::load(path)
+            }
+            .with_context(|| format!("--english-from {}", path.display()))?;
             if !model.languages.models.is_empty() {
                 model.languages = Default::default();
             }
@@ -1309,22 +1318,77 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             reused.as_ref().map(|r| r.line.as_str()),
         )?;
     } else if let Some(path) = &args.english_from {
-        writeln!(
-            english,
-            "English model taken unchanged from {} (--english-from)",
-            path.display()
-        )?;
+        taken_english_summary(&mut english, &model, path)?;
     }
     let mut out = english + &out;
-    writeln!(
-        out,
-        "wrote {} ({} bytes) in {:.1}s",
-        args.out.display(),
-        size,
-        started.elapsed().as_secs_f64()
-    )?;
+    writeln!(out, "wrote {} ({} bytes)", args.out.display(), size)?;
+    writeln!(out, "total {:.1}s", started.elapsed().as_secs_f64())?;
     super::files::print(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The English model's part of the summary when it was taken from a file
+/// (`--english-from`): what that file's card records.
+fn taken_english_summary(out: &mut String, model: &crate::model::Model, from: &Path) -> Result<()> {
+    let t = &model.training;
+    writeln!(
+        out,
+        "English model: taken unchanged from {} (--english-from), as it was trained:",
+        from.display()
+    )?;
+    writeln!(
+        out,
+        "trained on {} comments from {}",
+        t.rows,
+        t.data_files.join(", ")
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
+        "label",
+        "positive",
+        "negative",
+        "unlabelled",
+        "repeat",
+        "threshold",
+        "pooled_auc",
+        "fold_mean"
+    )?;
+    for l in &model.labels {
+        let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
+        let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
+            || ("-".to_string(), "-".to_string()),
+            |cv| {
+                (
+                    format!("{:.4}", cv.roc_auc),
+                    fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
+                )
+            },
+        );
+        writeln!(
+            out,
+            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
+            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
+        )?;
+        if let Some(cv) = &l.cross_validation {
+            let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
+            writeln!(out, "  {} per-fold ROC-AUC: {}", l.name, folds.join(" "))?;
+        }
+    }
+    if let Some(stage) = &model.second_stage {
+        writeln!(
+            out,
+            "second stage: encoder top trained on {} comments, {} held out",
+            stage.recipe.train_rows, stage.recipe.held_out_rows
+        )?;
+    }
+    writeln!(
+        out,
+        "features: {} (of {} candidates); the English model's",
+        model.features.len(),
+        t.candidate_features
+    )?;
+    Ok(())
 }
 
 /// The English model's part of the training summary.

@@ -11,9 +11,10 @@
 //!    leads the next by less than [`MIN_MARGIN`] nats per word (markup,
 //!    names, gibberish), takes the first declared language moderate has a
 //!    model for, or else English.
-//! 4. A comment the general detector is sure is in a language moderate has
-//!    no model for (Italian, say) is not scored with another language's
-//!    model: every label is unavailable, and the answer says so.
+//! 4. A comment the general detector (whatlang, asked when the answer is
+//!    not a sure English) is sure is in a language moderate has no model
+//!    for (Italian, say) is not scored with another language's model: every
+//!    label is unavailable, and the answer says so.
 
 use super::{Detection, Language, LanguageDetector};
 
@@ -106,7 +107,8 @@ pub fn choose(
         .collect();
     let prior: Vec<(Language, f32)> = declared.iter().map(|&l| (l, DECLARED_PRIOR)).collect();
     let detection = detector.detect(text, &prior);
-    if detection.too_short() || detection.margin < MIN_MARGIN {
+    let other_language = detection.language.is_none() && !detection.too_short();
+    if !other_language && (detection.too_short() || detection.margin < MIN_MARGIN) {
         let choice = match declared.first() {
             Some(&l) => Choice {
                 code: l.code(),

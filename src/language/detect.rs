@@ -16,7 +16,8 @@
 //! The detector reads only words: URLs, @mentions, #hashtags, placeholders
 //! such as `[@USER]`, numbers and punctuation are skipped; compatibility
 //! forms are folded (NFKC) and accents kept (they tell Portuguese from
-//! Spanish). It reads at most [`MAX_WORDS`] words.
+//! Spanish). It reads at most [`MAX_WORDS`] words, and stops earlier once
+//! one language leads decisively.
 
 use super::Language;
 use crate::features::hash::{FeatureHasher, HashMap64};
@@ -28,6 +29,30 @@ use unicode_normalization::UnicodeNormalization;
 pub const MIN_WORDS: usize = 3;
 /// Words read at most: the start of a comment tells its language.
 pub const MAX_WORDS: usize = 40;
+/// Reading stops once one language leads the next by this many nats after
+/// at least [`DECISIVE_WORDS`] words (the rest of a long comment would not
+/// change the answer; it keeps detection a small share of scoring).
+const DECISIVE_LEAD: f32 = 20.0;
+/// An English answer with a lead below this many nats per word is checked
+/// with the general detector, as every other answer is.
+const UNSURE_ENGLISH: f32 = 1.0;
+/// Words read at least before reading may stop early.
+const DECISIVE_WORDS: usize = 5;
+
+/// The lead of the best score over the next.
+fn lead(scores: &[f32]) -> f32 {
+    let (mut first, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &s in scores {
+        if s > first {
+            second = first;
+            first = s;
+        } else if s > second {
+            second = s;
+        }
+    }
+    first - second
+}
+
 /// Counts below this are left out of the tables (and get the floor).
 const MIN_COUNT: u32 = 2;
 /// Feature families: whole words, then character 1-, 2- and 3-grams of the
@@ -86,34 +111,51 @@ fn family_of_key(key: u64) -> usize {
     (key & 3) as usize
 }
 
-/// Calls `f(family, key)` for every feature of the words of `text`, and
-/// returns the number of words read.
-fn for_each_feature(text: &str, mut f: impl FnMut(usize, u64)) -> usize {
+/// What [`for_each_feature`] reports: a feature of the current word, or
+/// the end of a word (with the number of words read so far).
+enum Event {
+    Feature(usize, u64),
+    WordEnd(usize),
+}
+
+/// Calls `f` with every feature of the words of `text` and after every
+/// word; stops when `f` answers `true` at a word's end. Returns the number
+/// of words read.
+fn for_each_feature(text: &str, words_only: bool, mut f: impl FnMut(Event) -> bool) -> usize {
     let mut words = 0;
     let mut word: Vec<char> = Vec::with_capacity(32);
     for raw in text.split_whitespace() {
         if words >= MAX_WORDS {
             break;
         }
-        let skip = raw.starts_with('@')
-            || raw.starts_with('#')
+        // (Single-character searches first: they are memchr, the
+        // substring ones are not.)
+        let skip = raw.starts_with(['@', '#'])
             || raw.starts_with("[@")
-            || raw.contains("://")
+            || (raw.contains(':') && raw.contains("://"))
             || raw.starts_with("www.")
-            || raw.contains("|LBR|")
+            || (raw.contains('|') && raw.contains("|LBR|"))
             || raw.eq_ignore_ascii_case("rt");
         if skip {
             continue;
         }
         word.clear();
         word.push(' ');
-        // Compatibility forms (full-width, mathematical bold letters) read
-        // as the letters they show; accents are kept.
-        word.extend(
-            raw.nfkc()
-                .filter(|c| c.is_alphabetic() || *c == '\'')
-                .flat_map(char::to_lowercase),
-        );
+        if raw.is_ascii() {
+            word.extend(
+                raw.bytes()
+                    .filter(|b| b.is_ascii_alphabetic() || *b == b'\'')
+                    .map(|b| char::from(b.to_ascii_lowercase())),
+            );
+        } else {
+            // Compatibility forms (full-width, mathematical bold letters)
+            // read as the letters they show; accents are kept.
+            word.extend(
+                raw.nfkc()
+                    .filter(|c| c.is_alphabetic() || *c == '\'')
+                    .flat_map(char::to_lowercase),
+            );
+        }
         if !word[1..].iter().any(|c| c.is_alphabetic()) {
             continue;
         }
@@ -122,9 +164,9 @@ fn for_each_feature(text: &str, mut f: impl FnMut(usize, u64)) -> usize {
         for c in &word[1..] {
             h.write(c.encode_utf8(&mut [0; 4]).as_bytes());
         }
-        f(0, key_of(h.finish(), 0));
+        f(Event::Feature(0, key_of(h.finish(), 0)));
         word.push(' ');
-        for n in 1..=3usize {
+        for n in (1..=3usize).filter(|_| !words_only) {
             for window in word.windows(n) {
                 if n == 1 && window[0] == ' ' {
                     continue;
@@ -133,8 +175,11 @@ fn for_each_feature(text: &str, mut f: impl FnMut(usize, u64)) -> usize {
                 for c in window {
                     h.write(c.encode_utf8(&mut [0; 4]).as_bytes());
                 }
-                f(n, key_of(h.finish(), n));
+                f(Event::Feature(n, key_of(h.finish(), n)));
             }
+        }
+        if f(Event::WordEnd(words)) {
+            break;
         }
     }
     words
@@ -161,9 +206,12 @@ impl LanguageDetector {
             };
             trained_on[l] += 1;
             let (table, total) = (&mut counts[l], &mut totals[l]);
-            for_each_feature(text, |family, key| {
-                *table.entry(key).or_insert(0) += 1;
-                total[family] += 1.0;
+            for_each_feature(text, false, |event| {
+                if let Event::Feature(family, key) = event {
+                    *table.entry(key).or_insert(0) += 1;
+                    total[family] += 1.0;
+                }
+                false
             });
         }
         let mut keys: Vec<u64> = counts
@@ -234,20 +282,41 @@ impl LanguageDetector {
         let n = self.languages.len();
         let mut scores = [0.0f32; 8];
         let scores = &mut scores[..n.min(8)];
-        let words = for_each_feature(text, |family, key| match self.index.get(&key) {
-            Some(&row) => {
-                let row = &self.log_probs[row as usize * n..row as usize * n + n];
-                for (s, p) in scores.iter_mut().zip(row) {
-                    *s += p;
-                }
+        // The declared languages' head start counts from the first word, so
+        // that reading can stop once one language leads decisively.
+        let mut start = [0.0f32; 8];
+        for (language, nats) in prior {
+            if let Some(l) = self.languages.iter().position(|x| x == language) {
+                start[l] += nats;
             }
-            None => {
-                let floors = &self.floors[family * n..family * n + n];
-                for (s, p) in scores.iter_mut().zip(floors) {
-                    *s += p;
+        }
+        // First the whole words alone (one lookup a word): most comments
+        // are decided by their words within a few words. Otherwise every
+        // feature of every word read.
+        let mut words = 0;
+        for words_only in [true, false] {
+            scores.copy_from_slice(&start[..scores.len()]);
+            let mut decided = false;
+            words = for_each_feature(text, words_only, |event| match event {
+                Event::Feature(family, key) => {
+                    let row = match self.index.get(&key) {
+                        Some(&row) => &self.log_probs[row as usize * n..row as usize * n + n],
+                        None => &self.floors[family * n..family * n + n],
+                    };
+                    for (s, p) in scores.iter_mut().zip(row) {
+                        *s += p;
+                    }
+                    false
                 }
+                Event::WordEnd(words) => {
+                    decided = words >= DECISIVE_WORDS && lead(scores) >= DECISIVE_LEAD;
+                    decided
+                }
+            });
+            if decided {
+                break;
             }
-        });
+        }
         if words < MIN_WORDS {
             return Detection {
                 language: None,
@@ -255,11 +324,6 @@ impl LanguageDetector {
                 words,
                 margin: 0.0,
             };
-        }
-        for (language, nats) in prior {
-            if let Some(l) = self.languages.iter().position(|x| x == language) {
-                scores[l] += nats;
-            }
         }
         let mut best = 0;
         for l in 1..scores.len() {
@@ -277,7 +341,10 @@ impl LanguageDetector {
             f32::INFINITY
         };
         let language = self.languages[best];
-        if language != Language::En
+        // The general detector is asked only when the answer is not a sure
+        // English (it costs about 60 µs a comment, the rest of detection
+        // about half a microsecond).
+        if (language != Language::En || margin < UNSURE_ENGLISH)
             && let Some(other) = general_detector_names_another(text)
         {
             return Detection {
