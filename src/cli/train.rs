@@ -847,7 +847,7 @@ fn run_ftrl(args: TrainArgs, started: Instant) -> Result<ExitCode> {
         // The streaming learner reads the files several times; skipping
         // would have to reject the same records identically on every pass.
         return Err(UsageError(
-            "--skip-bad is not supported with --learner ftrl: fix or remove the malformed              records (`moderate eval --skip-bad --rejects FILE` lists them) and train again"
+            "--skip-bad is not supported with --learner ftrl: fix or remove the malformed records (`moderate eval --skip-bad --rejects FILE` lists them) and train again"
                 .into(),
         )
         .into());

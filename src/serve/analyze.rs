@@ -258,7 +258,7 @@ fn unsupported(
         return Err(RpcError::invalid(
             ErrorKind::LanguageNotSupportedByAttribute,
             format!(
-                "Attribute {} does not support request languages: {} (the comment's language,                  {how}); this server has no model for it and scores comments in: {}",
+                "Attribute {} does not support request languages: {} (the comment's language, {how}); this server has no model for it and scores comments in: {}",
                 requested[0].name,
                 used.code,
                 codes.join(", ")
@@ -269,7 +269,7 @@ fn unsupported(
         return Err(RpcError::invalid(
             ErrorKind::LanguageNotSupportedByAttribute,
             format!(
-                "Attribute {} does not support request languages: {} (the comment's language,                  {how}): the {} model has no `{}` label",
+                "Attribute {} does not support request languages: {} (the comment's language, {how}): the {} model has no `{}` label",
                 r.name,
                 used.code,
                 used.language.map_or(used.code, |l| l.name()),

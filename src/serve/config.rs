@@ -195,7 +195,8 @@ impl SecretSources {
 
 impl ServeConfig {
     /// A configuration with the defaults: loopback port 8080, the built-in
-    /// model, the SQLite store `moderate.db`, no keys, the default aliases, English only.
+    /// model, the SQLite store `moderate.db`, no keys, the default aliases,
+    /// every language the model has.
     pub fn new(listen: SocketAddr) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ServeConfig {

@@ -10,7 +10,7 @@
 //! | [`config`] | the configuration and its rules |
 //! | [`auth`] | API keys: sources, presentation, constant-time check |
 //! | [`attributes`] | Perspective attribute names -> model labels |
-//! | [`language`] | which request languages are scored; detection |
+//! | [`language`] | which request languages are scored (detection is in [`crate::language`]) |
 //! | [`wire`] | Perspective request/response/error JSON |
 //! | [`analyze`] | `comments:analyze` |
 //! | [`spans`] | sentences and UTF-16 offsets |
