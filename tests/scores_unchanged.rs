@@ -261,9 +261,10 @@ fn shipped_model_scores_equal_those_recorded_before_the_cache() {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in String::from_utf8(out.stdout).unwrap().lines().skip(1) {
-            // id,abusive,violent,flags,truncated,stage: keep the first three.
-            let fields: Vec<&str> = line.rsplitn(4, ',').collect();
-            now.push_str(&format!("{name},{}\n", fields[3]));
+            // id,abusive,violent,flags,truncated,stage,language: keep the
+            // first three.
+            let fields: Vec<&str> = line.rsplitn(5, ',').collect();
+            now.push_str(&format!("{name},{}\n", fields[4]));
         }
     }
     let path = root.join(FIXTURE);

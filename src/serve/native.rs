@@ -560,12 +560,20 @@ mod tests {
     #[test]
     fn the_card_says_what_is_served() {
         let s = served();
-        let card = model_card(&s, "en");
+        let card = model_card(&s, "model");
         assert_eq!(card["version"], s.version);
         assert_eq!(card["serving"]["attributes"]["TOXICITY"], "abusive");
         assert_eq!(card["serving"]["attributes"]["ABUSIVE"], "abusive");
         assert_eq!(card["labels"][0]["name"], s.model.labels[0].name);
         assert!(card["serving"]["thresholds"]["violent"].is_number());
         assert_eq!(card["serving"]["languages"], "model");
+        assert_eq!(
+            card["serving"]["scored_languages"],
+            serde_json::json!(["en", "de", "es", "fr", "pt"])
+        );
+        assert_eq!(
+            card["languages"]["models"]["es"]["unavailable_labels"],
+            serde_json::json!(["violent"])
+        );
     }
 }
