@@ -1327,6 +1327,43 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The header of the per-label table of the training summary.
+fn label_table_header(out: &mut String) -> Result<()> {
+    writeln!(
+        out,
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
+        "label",
+        "positive",
+        "negative",
+        "unlabelled",
+        "repeat",
+        "threshold",
+        "pooled_auc",
+        "fold_mean"
+    )?;
+    Ok(())
+}
+
+/// One label's row of that table: its (positive, negative, unlabelled)
+/// counts `c`, class weighting, threshold and cross-validated ROC-AUC.
+fn label_table_row(out: &mut String, l: &crate::model::LabelModel, c: [u64; 3]) -> Result<()> {
+    let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
+        || ("-".to_string(), "-".to_string()),
+        |cv| {
+            (
+                format!("{:.4}", cv.roc_auc),
+                fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
+            )
+        },
+    );
+    writeln!(
+        out,
+        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
+        l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
+    )?;
+    Ok(())
+}
+
 /// The English model's part of the summary when it was taken from a file
 /// (`--english-from`): what that file's card records.
 fn taken_english_summary(out: &mut String, model: &crate::model::Model, from: &Path) -> Result<()> {
@@ -1342,34 +1379,10 @@ fn taken_english_summary(out: &mut String, model: &crate::model::Model, from: &P
         t.rows,
         t.data_files.join(", ")
     )?;
-    writeln!(
-        out,
-        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
-        "label",
-        "positive",
-        "negative",
-        "unlabelled",
-        "repeat",
-        "threshold",
-        "pooled_auc",
-        "fold_mean"
-    )?;
+    label_table_header(out)?;
     for l in &model.labels {
         let c = t.label_counts.get(&l.name).copied().unwrap_or_default();
-        let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
-            || ("-".to_string(), "-".to_string()),
-            |cv| {
-                (
-                    format!("{:.4}", cv.roc_auc),
-                    fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
-                )
-            },
-        );
-        writeln!(
-            out,
-            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
-            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
-        )?;
+        label_table_row(out, l, c)?;
         if let Some(cv) = &l.cross_validation {
             let folds: Vec<String> = cv.fold_roc_auc.iter().map(|a| format!("{a:.4}")).collect();
             writeln!(out, "  {} per-fold ROC-AUC: {}", l.name, folds.join(" "))?;
@@ -1457,35 +1470,11 @@ fn english_summary(
              (e.g. reviewer decisions)"
         )?;
     }
-    writeln!(
-        out,
-        "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10} {:>10} {:>9}",
-        "label",
-        "positive",
-        "negative",
-        "unlabelled",
-        "repeat",
-        "threshold",
-        "pooled_auc",
-        "fold_mean"
-    )?;
+    label_table_header(out)?;
     let mut cross_validated = false;
     for l in &model.labels {
         let c = report.rows.get(&l.name).copied().unwrap_or_default();
-        let (pooled, mean) = l.cross_validation.as_ref().map_or_else(
-            || ("-".to_string(), "-".to_string()),
-            |cv| {
-                (
-                    format!("{:.4}", cv.roc_auc),
-                    fold_mean(&cv.fold_roc_auc).map_or("-".to_string(), |m| format!("{m:.4}")),
-                )
-            },
-        );
-        writeln!(
-            out,
-            "{:<10} {:>9} {:>9} {:>11} {:>7} {:>10.3} {:>10} {:>9}",
-            l.name, c[0], c[1], c[2], l.positive_repeat, l.threshold, pooled, mean
-        )?;
+        label_table_row(out, l, c)?;
         if let Some(cv) = &l.cross_validation {
             cross_validated = true;
             let auc = |a: &f64| {
