@@ -7,8 +7,12 @@
 #
 # Usage (from the repository root, after `cargo build --release`):
 #   bash scripts/bench/languages.sh [ROWS] [RUNS]
-# ROWS comments of ../shared/data/dev.csv (default 4000), RUNS runs each
-# (default 3); prints the median wall seconds and comments per second.
+# ROWS comments of ../shared/data/dev.csv (default 4000; DEV=FILE for another
+# file with id and text columns), RUNS runs each (default 3); READERS="words"
+# or "both" for one of the two (default: both, in turn). Prints the median
+# wall seconds and comments per second. On a small stream the model's
+# loading (about 0.1 s) is much of each run: use ROWS of 20,000 or more to
+# compare scoring.
 set -euo pipefail
 ROWS=${1:-4000}
 RUNS=${2:-3}
@@ -41,7 +45,7 @@ run() { # args: label extra-args...
 }
 echo "rows: $ROWS of $DEV; runs: $RUNS; binary: $BIN; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %-26s %10s %14s\n' readers mode "median s" "comments/s"
-for readers in words both; do
+for readers in ${READERS:-words both}; do
   extra=()
   [ "$readers" = words ] && extra=(--word-only)
   : > "$tmp/five"; : > "$tmp/en"

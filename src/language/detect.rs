@@ -33,6 +33,10 @@ pub const MAX_WORDS: usize = 40;
 /// at least [`DECISIVE_WORDS`] words (the rest of a long comment would not
 /// change the answer; it keeps detection a small share of scoring).
 const DECISIVE_LEAD: f32 = 20.0;
+/// A comment read to its end (or to [`MAX_WORDS`]) on whole words alone is
+/// decided when one language leads by this many nats; otherwise it is read
+/// again with character n-grams.
+const SETTLED_LEAD: f32 = 10.0;
 /// An English answer with a lead below this many nats per word is checked
 /// with the general detector, as every other answer is.
 const UNSURE_ENGLISH: f32 = 1.0;
@@ -313,7 +317,10 @@ impl LanguageDetector {
                     decided
                 }
             });
-            if decided {
+            // Every word read: whole words that agree this strongly need no
+            // character n-grams to settle the comment.
+            decided = decided || (words_only && lead(scores) >= SETTLED_LEAD);
+            if decided || words < MIN_WORDS {
                 break;
             }
         }

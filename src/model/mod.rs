@@ -423,6 +423,7 @@ impl Model {
             overrides: vec![None; self.labels.len()],
             declared: Vec::new(),
             fixed: self.fixed_language,
+            available: self.languages.available(),
             others: Vec::new(),
         }
     }
@@ -491,6 +492,8 @@ pub struct Scorer<'m> {
     declared: Vec<String>,
     /// A language fixed by the caller: no detection.
     fixed: Option<Language>,
+    /// The languages the model has (English first), for detection.
+    available: Vec<Language>,
     /// Scorers of the language models used so far.
     others: Vec<LanguageScorer<'m>>,
 }
@@ -535,11 +538,15 @@ impl<'m> Scorer<'m> {
         self.declared.extend(declared.iter().cloned());
     }
 
-    /// The language `text` is scored in.
+    /// The language `text` is scored in (as [`Model::choose_language`]).
     pub fn choose_language(&self, text: &str) -> Choice {
-        match self.fixed {
-            Some(language) => Choice::fixed(language),
-            None => self.model.choose_language(text, &self.declared),
+        let languages = &self.model.languages;
+        match (self.fixed, &languages.detector) {
+            (Some(language), _) => Choice::fixed(language),
+            (None, Some(detector)) if languages.routes() => {
+                crate::language::choose(detector, text, &self.declared, &self.available).0
+            }
+            (None, _) => Choice::english(How::Default),
         }
     }
 
