@@ -84,12 +84,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         out = serde_json::to_string_pretty(&tally)?;
         out.push('\n');
     } else {
-        let available: Vec<&str> = model
-            .languages
-            .available()
-            .iter()
-            .map(|l| l.code())
-            .collect();
+        let available = model.languages.codes();
         writeln!(
             out,
             "{read} comments; the model has {}{}",

@@ -101,12 +101,7 @@ fn languages_card(out: &mut String, model: &crate::model::Model) -> Result<()> {
         )?;
         return Ok(());
     };
-    let codes: Vec<&str> = model
-        .languages
-        .available()
-        .iter()
-        .map(|l| l.code())
-        .collect();
+    let codes = model.languages.codes();
     writeln!(
         out,
         "\nlanguages: {}. Each comment is scored by the model of its language, detected from \

@@ -168,13 +168,7 @@ pub fn load_model_for_scoring(path: Option<&Path>, encoder: &EncoderArgs) -> any
             return Err(UsageError(format!(
                 "--language {language}: the model has no {} model (it has: {})",
                 language.name(),
-                model
-                    .languages
-                    .available()
-                    .iter()
-                    .map(|l| l.code())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                model.languages.codes().join(", ")
             ))
             .into());
         }

@@ -76,6 +76,11 @@ impl LanguageModels {
             .collect()
     }
 
+    /// The codes of the languages with a model, English first (`en`, `de`).
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.available().into_iter().map(|l| l.code()).collect()
+    }
+
     /// Whether comments are routed by language.
     pub fn routes(&self) -> bool {
         self.detector.is_some() && !self.models.is_empty()

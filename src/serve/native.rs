@@ -357,8 +357,7 @@ pub fn model_card(served: &Served, languages: &str) -> serde_json::Value {
             .map(|(n, i)| (n.clone(), serde_json::json!(labels[*i])))
             .collect::<serde_json::Map<_, _>>(),
         "languages": languages,
-        "scored_languages": served.model.languages.available().iter()
-            .map(|l| l.code()).collect::<Vec<_>>(),
+        "scored_languages": served.model.languages.codes(),
     });
     card
 }
