@@ -333,12 +333,7 @@ impl Model {
     /// declares (see [`crate::language::choose`]); English for a model
     /// without languages.
     pub fn choose_language(&self, text: &str, declared: &[String]) -> Choice {
-        match &self.languages.detector {
-            Some(detector) if self.languages.routes() => {
-                crate::language::choose(detector, text, declared, &self.languages.available()).0
-            }
-            _ => Choice::english(How::Default),
-        }
+        self.detect_language(text, declared).0
     }
 
     /// As [`Model::choose_language`], with the detector's reading (`None`
@@ -348,10 +343,22 @@ impl Model {
         text: &str,
         declared: &[String],
     ) -> (Choice, Option<crate::language::Detection>) {
+        self.detect_language_among(text, declared, &self.languages.available())
+    }
+
+    /// As [`Model::detect_language`], given the model's languages
+    /// (`self.languages.available()`, which a scorer keeps rather than
+    /// building it for every comment).
+    fn detect_language_among(
+        &self,
+        text: &str,
+        declared: &[String],
+        available: &[Language],
+    ) -> (Choice, Option<crate::language::Detection>) {
         match &self.languages.detector {
             Some(detector) if self.languages.routes() => {
                 let (choice, detection) =
-                    crate::language::choose(detector, text, declared, &self.languages.available());
+                    crate::language::choose(detector, text, declared, available);
                 (choice, Some(detection))
             }
             _ => (Choice::english(How::Default), None),
@@ -545,13 +552,13 @@ impl<'m> Scorer<'m> {
 
     /// The language `text` is scored in (as [`Model::choose_language`]).
     pub fn choose_language(&self, text: &str) -> Choice {
-        let languages = &self.model.languages;
-        match (self.fixed, &languages.detector) {
-            (Some(language), _) => Choice::fixed(language),
-            (None, Some(detector)) if languages.routes() => {
-                crate::language::choose(detector, text, &self.declared, &self.available).0
+        match self.fixed {
+            Some(language) => Choice::fixed(language),
+            None => {
+                self.model
+                    .detect_language_among(text, &self.declared, &self.available)
+                    .0
             }
-            (None, _) => Choice::english(How::Default),
         }
     }
 
